@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m sklog.benchmarks`` (see :mod:`sklog.benchmarks._registry`)."""

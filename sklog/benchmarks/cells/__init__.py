@@ -1,0 +1,1 @@
+"""Benchmark rows, one module per method (imported by the harness)."""

@@ -1,0 +1,24 @@
+"""Anomaly-positive scorers, evaluation helpers and protocol splitters."""
+
+from ._protocols import LeaveOneSystemOut, NormalOnlySplit, deduplicate_sessions, supervised_split
+from ._scorers import (
+    anomaly_mask,
+    anomaly_score,
+    anomaly_scorer,
+    evaluate,
+    evaluate_predictions,
+    predict_anomaly,
+)
+
+__all__ = [
+    "LeaveOneSystemOut",
+    "NormalOnlySplit",
+    "anomaly_mask",
+    "anomaly_score",
+    "anomaly_scorer",
+    "deduplicate_sessions",
+    "evaluate",
+    "evaluate_predictions",
+    "predict_anomaly",
+    "supervised_split",
+]

@@ -1,0 +1,121 @@
+"""Evaluation protocols of ``shared/data/README.md`` as splitters.
+
+Each returns or yields integer indices, so the same split can be applied to
+sessions, labels and traced line indices alike. Test data never reaches
+threshold selection: normal-only splitters put no anomaly in the training part.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import LeaveOneGroupOut, train_test_split
+from sklearn.utils import check_random_state
+
+from ._scorers import anomaly_mask
+
+
+def deduplicate_sessions(X, y=None):
+    """Indices of the first occurrence of every distinct (session, label) pair.
+
+    Protocols that de-duplicate do it *before* splitting, so that no test
+    sequence also sits in the training part.
+
+    Examples
+    --------
+    >>> from sklog.metrics import deduplicate_sessions
+    >>> deduplicate_sessions([["a"], ["b"], ["a"]], [0, 0, 0]).tolist()
+    [0, 1]
+    """
+    seen = {}
+    labels = [None] * len(X) if y is None else np.asarray(y).tolist()
+    for i, (session, label) in enumerate(zip(X, labels)):
+        seen.setdefault((tuple(session), label), i)
+    return np.array(sorted(seen.values()), dtype=np.int64)
+
+
+def supervised_split(X, y, *, test_size=0.2, deduplicate=False, random_state=None):
+    """Stratified random train/test indices, optionally de-duplicating first.
+
+    Returns
+    -------
+    train_idx, test_idx : ndarray of int
+    """
+    idx = deduplicate_sessions(X, y) if deduplicate else np.arange(len(X))
+    labels = np.asarray(y)[idx]
+    train, test = train_test_split(
+        idx, test_size=test_size, stratify=labels, random_state=random_state
+    )
+    return np.sort(train), np.sort(test)
+
+
+class NormalOnlySplit:
+    """Train on normal sessions only; test on a natural-ratio or balanced set.
+
+    The sessions (e.g. HDFS blocks) are first split at random, stratified by
+    label, into a training part (``train_size``) and a test part. Anomalies in
+    the training part are dropped, so detectors learn normal behaviour and set
+    thresholds from normal training sessions only. With ``test="natural"`` the
+    test part keeps the dataset's own anomaly ratio; with ``"balanced"`` it
+    holds every test anomaly and as many normal sessions drawn at random.
+
+    Parameters
+    ----------
+    train_size : float, default=0.8
+    test : {"natural", "balanced"}, default="natural"
+    n_splits : int, default=1
+        Independent repetitions (different random splits).
+    random_state : int, RandomState or None, default=None
+
+    Examples
+    --------
+    >>> from sklog.metrics import NormalOnlySplit
+    >>> y = [0] * 8 + [1] * 2
+    >>> train, test = next(NormalOnlySplit(random_state=0).split(range(10), y))
+    >>> sorted(set(int(v) for v in train) & {8, 9})
+    []
+    """
+
+    def __init__(self, train_size=0.8, test="natural", n_splits=1, random_state=None):
+        self.train_size = train_size
+        self.test = test
+        self.n_splits = n_splits
+        self.random_state = random_state
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits
+
+    def split(self, X, y, groups=None):
+        if self.test not in ("natural", "balanced"):
+            raise ValueError(f"test must be 'natural' or 'balanced', got {self.test!r}.")
+        anomalous = anomaly_mask(y)
+        rng = check_random_state(self.random_state)
+        idx = np.arange(len(anomalous))
+        for _ in range(self.n_splits):
+            train, test = train_test_split(
+                idx,
+                train_size=self.train_size,
+                stratify=anomalous if 0 < anomalous.sum() < len(anomalous) else None,
+                random_state=rng.randint(np.iinfo(np.int32).max),
+            )
+            train = np.sort(train[~anomalous[train]])
+            if self.test == "balanced":
+                abnormal = test[anomalous[test]]
+                normal = test[~anomalous[test]]
+                k = min(len(abnormal), len(normal))
+                normal = rng.choice(normal, size=k, replace=False)
+                test = np.concatenate([abnormal, normal])
+            yield train, np.sort(test)
+
+
+class LeaveOneSystemOut(LeaveOneGroupOut):
+    """Leave-one-system-out cross-validation: ``groups`` names each session's system.
+
+    The same as :class:`sklearn.model_selection.LeaveOneGroupOut`, named for
+    the cross-system protocols (train on some systems, test on an unseen one).
+
+    Examples
+    --------
+    >>> from sklog.metrics import LeaveOneSystemOut
+    >>> LeaveOneSystemOut().get_n_splits(groups=["HDFS", "BGL", "HDFS"])
+    2
+    """
