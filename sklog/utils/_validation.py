@@ -98,7 +98,11 @@ def check_sessions(
         )
     if hasattr(X, "toarray") or hasattr(X, "tocsr"):
         raise TypeError(f"{where}got a sparse matrix; {_EXPECTED}.")
+    if hasattr(X, "__array__") and not isinstance(X, (np.ndarray, Sequence)):
+        X = np.asarray(X)  # array-likes such as pandas objects
     if isinstance(X, np.ndarray):
+        if X.dtype.kind == "c":
+            raise ValueError(f"{where}Complex data not supported; {_EXPECTED}.")
         if X.ndim == 2 and X.dtype.kind in "biuf":
             if not allow_numeric:
                 raise TypeError(
@@ -109,11 +113,22 @@ def check_sessions(
                 raise ValueError(f"{where}Input contains NaN or infinity.")
             if X.shape[0] == 0:
                 raise ValueError(f"{where}Found array with 0 sample(s) (shape={X.shape}).")
+            if X.shape[1] == 0:
+                raise ValueError(
+                    f"{where}Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                    "of 1 is required: a 2-D array is read as one session of event ids per row."
+                )
             if X.dtype.kind == "f":
                 return [[repr(float(v)) for v in row] for row in X]
             return [[str(int(v)) for v in row] for row in X]
         if X.ndim == 2 and X.dtype.kind in "OUS":
             X = list(X)
+        elif X.ndim == 1 and X.dtype.kind in "biuf":
+            raise ValueError(
+                f"{where}Expected 2D array, got 1D array instead: a 1-D numeric array is not "
+                f"a sequence of sessions; {_EXPECTED}. Reshape your data with "
+                "array.reshape(-1, 1) if it holds one event per session."
+            )
         elif X.ndim != 1:
             raise ValueError(f"{where}got an array with {X.ndim} dimensions; {_EXPECTED}.")
     elif not isinstance(X, Sequence) and not hasattr(X, "__iter__"):
