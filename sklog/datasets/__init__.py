@@ -1,5 +1,13 @@
 """Bundled samples (``load_*``), public archives (``fetch_*``) and format readers."""
 
+from ._base import (
+    LOGHUB_2K_SYSTEMS,
+    load_bgl_sample,
+    load_hdfs_sample,
+    load_loghub_2k,
+    loghub_license,
+)
+from ._fetch import LOGHUB_ARCHIVES, ChecksumError, DownloadError, fetch_loghub
 from ._readers import (
     data_home,
     read_hdfs_raw,
@@ -10,7 +18,16 @@ from ._readers import (
 )
 
 __all__ = [
+    "LOGHUB_2K_SYSTEMS",
+    "LOGHUB_ARCHIVES",
+    "ChecksumError",
+    "DownloadError",
     "data_home",
+    "fetch_loghub",
+    "load_bgl_sample",
+    "load_hdfs_sample",
+    "load_loghub_2k",
+    "loghub_license",
     "read_hdfs_raw",
     "read_id_sequences",
     "read_label_table",
