@@ -1,11 +1,13 @@
 """Template vocabulary shared by every sequence model.
 
 Template strings, not integer ids, flow between pipeline steps (GUIDE 1), so
-each estimator builds its own vocabulary in ``fit``. Encoding is vectorised:
-each *unique* template is looked up once per call, not once per event.
+each estimator builds its own vocabulary in ``fit``. Encoding is one dict
+lookup per event, which beats sorting long template strings as arrays.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 
@@ -33,11 +35,11 @@ class TemplateVocabulary:
         self.min_count = min_count
 
     def fit(self, sessions):
-        flat = [t for s in sessions for t in s]
-        uniques, counts = np.unique(np.asarray(flat, dtype=object).astype(str), return_counts=True)
-        order = np.lexsort((uniques, -counts))  # most frequent first, ties by text
-        keep = [(uniques[i], int(counts[i])) for i in order if counts[i] >= self.min_count]
-        self.templates_ = [str(t) for t, _ in keep]
+        # a dict, not np.unique: sorting long template strings as a fixed-width array is slow
+        counter = Counter(str(t) for s in sessions for t in s)
+        ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        keep = [(t, c) for t, c in ranked if c >= self.min_count]  # most frequent first
+        self.templates_ = [t for t, _ in keep]
         self.counts_ = np.array([c for _, c in keep], dtype=np.int64)
         self.index_ = {t: i + 2 for i, t in enumerate(self.templates_)}
         return self
@@ -50,12 +52,11 @@ class TemplateVocabulary:
     def encode_flat(self, sessions):
         """Return ``(ids, lengths)``: all events concatenated, and session lengths."""
         lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=len(sessions))
-        flat = [t for s in sessions for t in s]
-        if not flat:
-            return np.zeros(0, dtype=np.int64), lengths
-        uniques, inverse = np.unique(np.asarray(flat, dtype=object).astype(str), return_inverse=True)
-        lookup = np.array([self.index_.get(u, OOV_ID) for u in uniques], dtype=np.int64)
-        return lookup[inverse.ravel()], lengths
+        index = self.index_
+        ids = np.fromiter((index.get(t if type(t) is str else str(t), OOV_ID)
+                           for s in sessions for t in s),
+                          dtype=np.int64, count=int(lengths.sum()))
+        return ids, lengths
 
     def encode(self, sessions):
         """Return a list of 1-D int64 arrays, one per session."""
