@@ -1,5 +1,12 @@
 """Cutting logs into sessions and windows, reading log files, template mining."""
 
+from ._drain import (
+    DEFAULT_MASKING,
+    UNKNOWN_TEMPLATE,
+    DrainTemplater,
+    log_format_regex,
+    loghub_presets,
+)
 from ._io import iter_lines, open_log, read_lines
 from ._sessions import (
     HDFS_BLOCK_KEY,
@@ -13,11 +20,16 @@ from ._sessions import (
 )
 
 __all__ = [
+    "DEFAULT_MASKING",
+    "DrainTemplater",
     "HDFS_BLOCK_KEY",
+    "UNKNOWN_TEMPLATE",
     "bgl_line_labels",
     "iter_lines",
     "labels_from_line_labels",
     "labels_from_table",
+    "log_format_regex",
+    "loghub_presets",
     "open_log",
     "read_lines",
     "sessions_from_lines",

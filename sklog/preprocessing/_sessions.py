@@ -176,7 +176,7 @@ def time_windows_from_lines(lines, timestamp, size, step=None):
     windows, indices = [], []
     lo_pos = np.searchsorted(times, starts, side="left")
     hi_pos = np.searchsorted(times, starts + size, side="left")
-    for lo, hi in zip(lo_pos, hi_pos):
+    for lo, hi in zip(lo_pos, hi_pos, strict=True):
         if hi > lo:
             windows.append(list(lines[lo:hi]))
             indices.append(np.arange(lo, hi, dtype=np.int64))
