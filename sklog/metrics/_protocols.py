@@ -28,7 +28,7 @@ def deduplicate_sessions(X, y=None):
     """
     seen = {}
     labels = [None] * len(X) if y is None else np.asarray(y).tolist()
-    for i, (session, label) in enumerate(zip(X, labels)):
+    for i, (session, label) in enumerate(zip(X, labels, strict=True)):
         seen.setdefault((tuple(session), label), i)
     return np.array(sorted(seen.values()), dtype=np.int64)
 
