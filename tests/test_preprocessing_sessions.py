@@ -98,7 +98,8 @@ def test_real_hdfs_sessions_match_label_table(shared_data):
     assert len(bunch.data) == 9251
     assert int(bunch.target.sum()) == 276
     # every session's lines trace back to raw lines naming its block
-    for sid, session, idx in list(zip(bunch.session_ids, bunch.data, bunch.line_indices, strict=True))[:50]:
+    triples = zip(bunch.session_ids, bunch.data, bunch.line_indices, strict=True)
+    for sid, session, idx in list(triples)[:50]:
         assert all(sid in bunch.lines[i] for i in idx)
         assert session == [bunch.lines[i] for i in idx]
     assert np.isin(bunch.target, [0, 1]).all()
