@@ -1,0 +1,225 @@
+"""The benchmark harness: fitting rule, row fields, outputs, filters, protocols."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin
+
+from sklog.benchmarks import (
+    BenchmarkCell,
+    DatasetCache,
+    Split,
+    _harness,
+    make_split,
+    markdown_table,
+    run,
+    run_cell,
+    select_cells,
+    summarize,
+)
+from sklog.benchmarks import _registry as registry
+from sklog.benchmarks._data import DataUnavailable
+
+ROW_FIELDS = {
+    "dataset", "protocol", "method", "precision", "recall", "f1", "pr_auc", "roc_auc",
+    "fit_seconds", "predict_sessions_per_second", "peak_memory_mb", "memory_measure", "device",
+    "seed", "threshold_rule", "session_rule", "split_rule", "n_train", "n_test",
+    "n_test_anomalies", "n_fit", "error",
+}
+
+
+class SpyDetector(OutlierMixin, BaseEstimator):
+    """Flags sessions holding 'error'; remembers exactly what ``fit`` was given."""
+
+    def fit(self, X, y=None):
+        self.fit_X_ = [tuple(s) for s in X]
+        self.fit_y_ = y
+        self.offset_ = -0.5
+        return self
+
+    def score_samples(self, X):
+        return -np.array([sum(t == "error" for t in s) for s in X], dtype=float)
+
+    def decision_function(self, X):
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+class SpyClassifier(ClassifierMixin, BaseEstimator):
+    def fit(self, X, y):
+        self.fit_X_ = [tuple(s) for s in X]
+        self.fit_y_ = np.asarray(y)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        p = np.array([float("error" in s) for s in X])
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class Broken(SpyDetector):
+    def fit(self, X, y=None):
+        raise RuntimeError("boom")
+
+
+def _tiny_data(n_normal=40, n_anomalous=10):
+    """Sessions that are all distinct (a unique id token), anomalies hold 'error'."""
+    X = [["open", f"id{i}", "close"] for i in range(n_normal)]
+    X += [["open", f"id{n_normal + i}", "error"] for i in range(n_anomalous)]
+    y = np.array([0] * n_normal + [1] * n_anomalous)
+    return {"X": X, "y": y, "source": "in-memory test data"}
+
+
+class _Cache:
+    def __init__(self, data):
+        self.data = data
+
+    def get(self, name):
+        return self.data
+
+
+@pytest.mark.parametrize("estimator_cls", [SpyDetector, SpyClassifier])
+def test_fit_sees_only_training_part(estimator_cls):
+    split = make_split("hdfs_raw", "natural", _tiny_data(), seed=3)
+    cell = BenchmarkCell("hdfs_raw", "natural", "spy", lambda rs: estimator_cls(), True, "rule")
+    row, model, scores = run_cell(cell, split, 3, keep=True)
+    test = {tuple(s) for s in split.X_test}
+    assert not set(model.fit_X_) & test
+    assert set(model.fit_X_) <= {tuple(s) for s in split.X_train}
+    if estimator_cls is SpyDetector:  # detectors: normal training sessions only, no labels
+        assert model.fit_y_ is None
+        assert all("error" not in s for s in model.fit_X_)
+        assert row["n_fit"] == int(np.sum(split.y_train == 0))
+        assert row["kind"] == "detector"
+    else:  # classifiers: all training sessions with their labels
+        assert len(model.fit_X_) == len(split.X_train)
+        np.testing.assert_array_equal(model.fit_y_, split.y_train)
+        assert model.fit_y_.sum() > 0
+    assert ROW_FIELDS <= set(row)
+    assert row["error"] is None
+    assert row["f1"] == row["precision"] == row["recall"] == 1.0
+    assert row["pr_auc"] == pytest.approx(1.0)
+    assert row["n_test"] == 10 and row["n_test_anomalies"] == 2
+    assert row["seed"] == 3 and row["threshold_rule"] == "rule" and row["device"] == "cpu"
+    assert row["fit_seconds"] >= 0 and row["predict_sessions_per_second"] > 0
+    assert row["peak_memory_mb"] > 0
+    assert len(scores) == len(split.X_test)
+
+
+def test_natural_split_is_stratified_and_disjoint():
+    data = _tiny_data(80, 20)
+    split = make_split("hdfs_raw", "natural", data, seed=0)
+    assert len(split.X_test) == 20 and split.y_test.sum() == 4  # 80/20, natural ratio kept
+    assert len(split.X_train) == 80 and split.y_train.sum() == 16
+    assert not {tuple(s) for s in split.X_train} & {tuple(s) for s in split.X_test}
+    np.testing.assert_array_equal([data["X"][i] for i in split.test_index], split.X_test)
+    again = make_split("hdfs_raw", "natural", data, seed=0)
+    assert again.X_test == split.X_test
+    assert make_split("hdfs_raw", "natural", data, seed=1).X_test != split.X_test
+
+
+def test_failing_cell_is_recorded_and_run_continues(monkeypatch):
+    cells = [BenchmarkCell("hdfs_raw", "natural", "broken", lambda rs: Broken()),
+             BenchmarkCell("hdfs_raw", "natural", "spy", lambda rs: SpyDetector())]
+    messages = []
+    rows = run(cells, seeds=(0,), cache=_Cache(_tiny_data()), progress=messages.append)
+    assert [r["method"] for r in rows] == ["broken", "spy"]
+    assert rows[0]["error"] == "RuntimeError: boom" and math.isnan(rows[0]["f1"])
+    assert rows[1]["error"] is None and rows[1]["f1"] == 1.0
+    assert len(messages) == 2 and "ERROR" in messages[0] and "F1 1.000" in messages[1]
+
+
+def test_missing_data_is_an_error_row(tmp_path):
+    cells = [BenchmarkCell("bgl_seq", "balanced", "spy", lambda rs: SpyDetector())]
+    rows = run(cells, cache=DatasetCache(tmp_path), progress=lambda m: None)
+    assert rows[0]["error"].startswith("DataUnavailable") and "bgl" in rows[0]["error"]
+
+
+def test_sources(tmp_path):
+    bundled = DatasetCache(tmp_path, "bundled").get("hdfs_raw")
+    assert len(bundled["X"]) == 4000 and int(bundled["y"].sum()) == 106
+    assert bundled["source"] == "sklog.datasets.load_hdfs_sample()"
+    with pytest.raises(DataUnavailable, match="use --data-dir"):
+        DatasetCache(tmp_path, "bundled").get("bgl_seq")
+    with pytest.raises(DataUnavailable, match="missing data file"):
+        DatasetCache(tmp_path, "data-dir").get("hdfs_raw")
+
+
+def test_main_writes_json_and_markdown_with_repeat(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(registry, "CELLS", [])
+    registry.register("hdfs_raw", "natural", "spy-detector", threshold_rule="offset -0.5")(
+        lambda rs: SpyDetector())
+    registry.register("hdfs_raw", "natural", "spy-classifier", quick=False)(
+        lambda rs: SpyClassifier())
+    monkeypatch.setattr(_harness, "load_cells", lambda: list(registry.CELLS))
+    monkeypatch.setattr(_harness, "DatasetCache",
+                        lambda data_dir, source="auto": _Cache(_tiny_data()))
+    out = tmp_path / "res"
+    code = _harness.main(["--quick", "--repeat", "2", "--seed", "5", "--out", str(out),
+                          "--data-dir", str(tmp_path)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "spy-detector" in printed and "spy-classifier" not in printed  # quick=False skipped
+    results = json.loads((out / "results.json").read_text())
+    assert [r["seed"] for r in results["rows"]] == [5, 6]
+    (summary,) = results["summary"]
+    assert summary["n_runs"] == 2 and summary["f1"] == 1.0 and summary["f1_std"] == 0.0
+    assert results["meta"]["quick"] is True and results["meta"]["seeds"] == [5, 6]
+    markdown = (out / "results.md").read_text()
+    assert "| hdfs_raw | natural | spy-detector | 1.000 ± 0.000 |" in markdown
+    assert "offset -0.5" in markdown
+
+
+def test_select_cells_filters():
+    cells = [BenchmarkCell("hdfs_raw", "natural", "PCA", None),
+             BenchmarkCell("bgl_seq", "balanced", "ALogSCAN", None, quick=False),
+             BenchmarkCell("bgl_seq", "supervised", "LogisticRegression", None)]
+    assert [c.method for c in select_cells(cells, datasets="bgl")] == [
+        "ALogSCAN", "LogisticRegression"]
+    assert [c.method for c in select_cells(cells, methods="pca,logistic")] == [
+        "PCA", "LogisticRegression"]
+    assert [c.method for c in select_cells(cells, quick=True)] == ["PCA", "LogisticRegression"]
+    assert select_cells(cells, protocols="natural", methods="alogscan") == []
+
+
+def test_markdown_table_marks_errors():
+    rows = [{"dataset": "d", "protocol": "p", "method": "m", "seed": 0, "error": "ValueError: x",
+             "precision": float("nan"), "recall": float("nan"), "f1": float("nan"),
+             "pr_auc": float("nan"), "roc_auc": float("nan")}]
+    table = markdown_table(summarize(rows))
+    assert "error: ValueError: x" in table and table.count("\n") == 3
+
+
+def test_list_runs_as_a_module(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sklog.benchmarks", "--list"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_split_object_round_trip():
+    split = Split("d", "p", [["a"]], np.array([0]), [["b"]], np.array([1]), {"k": 1})
+    assert split.test_index is None and split.info == {"k": 1}
+
+
+def test_hdfs_deeplog_protocol_on_real_data(shared_data):
+    data = DatasetCache(shared_data).get("hdfs_deeplog")
+    split = make_split("hdfs_deeplog", "supervised", data, seed=0)
+    pairs_train = {(tuple(s), int(y)) for s, y in zip(split.X_train, split.y_train, strict=True)}
+    pairs_test = {(tuple(s), int(y)) for s, y in zip(split.X_test, split.y_test, strict=True)}
+    assert not pairs_train & pairs_test  # deduplicated before the split
+    assert len(pairs_test) == len(split.X_test)
+    ratio = split.info["n_test"] / (split.info["n_test"] + split.info["n_train"])
+    assert ratio == pytest.approx(0.1, abs=0.01)
+    assert all(isinstance(t, str) and not t.isdigit() for t in split.X_train[0])

@@ -1,0 +1,209 @@
+"""The ``sklog`` command: fit/detect round trips, tracing to raw lines, clean errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import subprocess
+import sys
+from importlib import resources
+
+import joblib
+import pytest
+
+from sklog import __version__
+from sklog.cli import MODEL_FORMAT, main
+
+BUNDLED = resources.files("sklog.datasets") / "data"
+
+
+def _one_error_line(capsys, code):
+    captured = capsys.readouterr()
+    assert code != 0
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err and lines[0].startswith("sklog")
+    return lines[0]
+
+
+def test_fit_detect_thunderbird_windows(shared_data, tmp_path, capsys):
+    log = shared_data / "loghub" / "Thunderbird" / "Thunderbird_2k.log"
+    model = tmp_path / "tb.joblib"
+    assert main(["fit", str(log), "--window", "20", "--method", "pca", "--out", str(model),
+                 "--quiet"]) == 0
+    saved = joblib.load(model)
+    assert saved["session_rule"] == {"mode": "window", "size": 20}
+    assert saved["sklog_version"] == __version__ and saved["trained_on"]["n_sessions"] == 100
+    capsys.readouterr()
+    assert main(["detect", str(log), "--model", str(model), "--format", "json",
+                 "--top-lines", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "Thunderbird_2k.log: 100 sessions scored" in captured.err
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    n_flagged = int(re.search(r"(\d+) anomalous", captured.err).group(1))
+    assert len(records) == n_flagged
+    raw = log.read_text(errors="replace").splitlines()
+    for rec in records:
+        first, last = map(int, re.fullmatch(r"lines (\d+)-(\d+)", rec["session"]).groups())
+        assert last - first + 1 == rec["n_lines"] == 20 and rec["anomalous"]
+        assert 1 <= len(rec["top_lines"]) <= 3
+        weights = [line["weight"] for line in rec["top_lines"]]
+        assert weights == sorted(weights, reverse=True)  # what drove the score, first
+        for line in rec["top_lines"]:
+            assert first <= line["line"] <= last
+            assert raw[line["line"] - 1] == line["text"]  # traced back to the raw line
+    # --all prints every window, in table form
+    assert main(["detect", str(log), "--model", str(model), "--all", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert len(re.findall(r"^(ANOMALY|normal ) lines", out, flags=re.M)) == 100
+
+
+@pytest.fixture(scope="module")
+def hdfs_slice(tmp_path_factory):
+    """The first 15,000 lines of the bundled raw HDFS sample and its label table."""
+    folder = tmp_path_factory.mktemp("hdfs")
+    with gzip.open(BUNDLED / "hdfs_sample.log.gz", "rt") as fh:
+        lines = [next(fh) for _ in range(15_000)]
+    log = folder / "hdfs.log"
+    log.write_text("".join(lines))
+    labels = folder / "labels.csv"
+    with gzip.open(BUNDLED / "hdfs_sample_labels.csv.gz", "rt") as fh:
+        labels.write_text(fh.read())
+    return log, labels, [line.rstrip("\n") for line in lines]
+
+
+def test_fit_detect_hdfs_session_key(hdfs_slice, tmp_path, capsys):
+    log, labels, lines = hdfs_slice
+    model = tmp_path / "hdfs.joblib"
+    code = main(["fit", str(log), "--session-key", r"blk_-?\d+", "--labels", str(labels),
+                 "--method", "invariants", "--log-format", "HDFS", "--out", str(model)])
+    assert code == 0, capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "fitting invariants (detector)" in err and "anomalous" in err
+    saved = joblib.load(model)
+    assert saved["session_rule"] == {"mode": "key", "key": r"blk_-?\d+"}
+    assert saved["trained_on"]["n_fit"] == (saved["trained_on"]["n_sessions"]
+                                            - saved["trained_on"]["n_anomalies"])
+    assert main(["detect", str(log), "--model", str(model), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert records, captured.err
+    for rec in records:
+        assert re.fullmatch(r"blk_-?\d+", rec["session"])
+        for line in rec["top_lines"]:
+            assert lines[line["line"] - 1] == line["text"]
+            assert rec["session"] in line["text"]
+    table = dict(row.split(",") for row in labels.read_text().splitlines()[1:])
+    flagged = [table[rec["session"]] for rec in records]
+    # most flagged blocks are labeled anomalies (invariants are precise on HDFS)
+    assert flagged.count("Anomaly") >= 0.5 * len(flagged)
+    # table output traces the same sessions
+    assert main(["detect", str(log), "--model", str(model), "--quiet"]) == 0
+    assert capsys.readouterr().out.count("ANOMALY blk_") == len(records)
+
+
+def test_supervised_method_needs_labels(hdfs_slice, tmp_path, capsys):
+    log, _, _ = hdfs_slice
+    code = main(["fit", str(log), "--session-key", r"blk_-?\d+", "--method", "logistic",
+                 "--out", str(tmp_path / "m.joblib")])
+    assert "supervised" in _one_error_line(capsys, code)
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["fit", "x.log", "--window", "20", "--out", "m.joblib"], "--method"),
+    (["fit", "x.log", "--method", "pca", "--out", "m.joblib"], "--session-key"),
+    (["fit", "x.log", "--window", "20", "--session-key", "a", "--method", "pca", "--out", "m"],
+     "not allowed"),
+    (["fit", "x.log", "--window", "twenty", "--method", "pca", "--out", "m"], "invalid int"),
+    (["fit", "x.log", "--window", "20", "--method", "nope", "--out", "m"], "invalid choice"),
+    (["detect", "x.log"], "--model"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_one_line(argv, expected, capsys):
+    line = _one_error_line(capsys, main(argv))
+    assert expected in line
+
+
+def test_unreadable_files_one_line(tmp_path, capsys):
+    missing = tmp_path / "missing.log"
+    code = main(["fit", str(missing), "--window", "5", "--method", "pca", "--out",
+                 str(tmp_path / "m.joblib")])
+    assert "does not exist" in _one_error_line(capsys, code)
+    code = main(["fit", str(tmp_path), "--window", "5", "--method", "pca", "--out",
+                 str(tmp_path / "m.joblib")])
+    assert "is a directory" in _one_error_line(capsys, code)
+    log = tmp_path / "a.log"
+    log.write_text("x\n")
+    code = main(["detect", str(log), "--model", str(missing)])
+    assert "does not exist" in _one_error_line(capsys, code)
+    code = main(["fit", str(log), "--session-key", "(", "--method", "pca", "--out", "m"])
+    assert "not a valid regex" in _one_error_line(capsys, code)
+    code = main(["fit", str(log), "--window", "5", "--method", "pca", "--out",
+                 str(tmp_path / "no" / "m.joblib")])
+    assert "cannot write" in _one_error_line(capsys, code)
+    code = main(["fit", str(log), "--window", "5", "--labels", str(missing), "--method", "pca",
+                 "--out", "m"])
+    assert "needs --session-key" in _one_error_line(capsys, code)
+
+
+def test_wrong_model_files_one_line(tmp_path, capsys):
+    log = tmp_path / "a.log"
+    log.write_text("hello\n")
+    text = tmp_path / "not_a_model.joblib"
+    text.write_text("this is not a pickle")
+    assert "not a model file" in _one_error_line(capsys, main(["detect", str(log), "--model",
+                                                                str(text)]))
+    other = tmp_path / "other.joblib"
+    joblib.dump({"some": "dict"}, other)
+    assert "not a model file" in _one_error_line(capsys, main(["detect", str(log), "--model",
+                                                                str(other)]))
+    old = tmp_path / "old.joblib"
+    joblib.dump({"format": MODEL_FORMAT, "sklog_version": "0.0.1", "pipeline": None}, old)
+    line = _one_error_line(capsys, main(["detect", str(log), "--model", str(old)]))
+    assert "sklog 0.0.1" in line and __version__ in line and "refit" in line
+
+
+def test_help_everywhere(capsys):
+    for argv in (["--help"], *([cmd, "--help"] for cmd in
+                               ("fit", "detect", "bench", "demo", "datasets"))):
+        assert main(argv) == 0
+        assert "usage: sklog" in capsys.readouterr().out
+
+
+def test_datasets_list(capsys):
+    assert main(["datasets", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "load_hdfs_sample" in out and "HDFS_v1" in out and "Thunderbird" in out
+    assert "unknown archive" in _one_error_line(capsys, main(["datasets", "fetch", "nope"]))
+
+
+def test_subprocess_error_has_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "sklog.cli", "detect", str(tmp_path / "missing.log"),
+         "--model", str(tmp_path / "missing.joblib")],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("sklog detect: error:")
+
+
+def test_demo_small(tmp_path, capsys):
+    """The demo end to end with one method: table, figure, a traced anomalous block."""
+    figure = tmp_path / "demo.png"
+    assert main(["demo", "--methods", "pca", "--out", str(figure)]) == 0
+    out = capsys.readouterr().out
+    assert "| hdfs_sample | natural | PCA |" in out
+    assert figure.stat().st_size > 10_000 and figure.read_bytes()[:4] == b"\x89PNG"
+    block = re.search(r"^block (blk_-?\d+)  label anomaly  (\d+) lines", out, flags=re.M)
+    assert block is not None
+    traced = re.findall(r"^ [* ] line +\d+  weight .*?  (.*)$", out, flags=re.M)
+    assert traced and all(block.group(1) in line for line in traced)
+    assert out.count("\n *") >= 1
+
+
+def test_bench_subcommand_lists_cells(capsys):
+    assert main(["bench", "--list", "--datasets", "hdfs_raw", "--quick"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out and all(line.startswith("hdfs_raw") and " quick " in line for line in out)
+    assert "no benchmark cell" in _one_error_line(capsys, main(["bench", "--methods", "nope"]))
