@@ -12,11 +12,12 @@ SHARED_DATA = Path(os.environ.get("SKLOG_SHARED_DATA", REPO.parent / "shared" / 
 
 
 def pytest_configure(config):
-    # Two cores on CI: keep torch from oversubscribing them.
     try:
         import torch
 
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
+        # Test models are tiny: one intra-op thread is fastest and keeps results
+        # identical across machines. OMP_NUM_THREADS overrides.
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS") or 1))
     except ImportError:  # pragma: no cover
         pass
 

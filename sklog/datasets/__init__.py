@@ -7,6 +7,7 @@ from ._base import (
     load_loghub_2k,
     loghub_license,
 )
+from ._evolution import evolve_sessions
 from ._fetch import LOGHUB_ARCHIVES, ChecksumError, DownloadError, fetch_loghub
 from ._readers import (
     data_home,
@@ -23,6 +24,7 @@ __all__ = [
     "ChecksumError",
     "DownloadError",
     "data_home",
+    "evolve_sessions",
     "fetch_loghub",
     "load_bgl_sample",
     "load_hdfs_sample",
