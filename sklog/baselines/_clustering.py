@@ -66,9 +66,9 @@ class LogClustering(_CountDetector):
         Template vocabulary; unseen templates share the last column.
     n_templates_ : int
         Templates seen in ``fit``.
-    idf_ : ndarray of shape (n_templates_ + 1,)
+    idf_ : ndarray of shape (n_templates + 1,)
         Column weights (ones when ``tfidf=False``).
-    cluster_centers_ : ndarray of shape (n_clusters, n_templates_ + 1)
+    cluster_centers_ : ndarray of shape (n_clusters, n_templates + 1)
         Cluster representatives (weighted means).
     cluster_sizes_ : ndarray of shape (n_clusters,)
         Training sessions per cluster.

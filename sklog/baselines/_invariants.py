@@ -75,7 +75,7 @@ class InvariantsMiner(_CountDetector):
     invariants_ : list of (tuple of int, ndarray of int)
         Columns of each invariant and their integer coefficients; column names
         are ``counter_.get_feature_names_out()``.
-    invariant_matrix_ : ndarray of shape (n_templates_ + 1, n_invariants)
+    invariant_matrix_ : ndarray of shape (n_templates + 1, n_invariants)
         Coefficients as a matrix: ``counts @ invariant_matrix_`` is zero when
         all invariants hold.
     offset_ : float

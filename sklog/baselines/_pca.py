@@ -67,14 +67,14 @@ class PCADetector(_CountDetector):
         Template vocabulary; unseen templates share the last column.
     n_templates_ : int
         Templates seen in ``fit``.
-    idf_ : ndarray of shape (n_templates_ + 1,)
+    idf_ : ndarray of shape (n_templates + 1,)
         Column weights (ones when ``tfidf=False``).
-    mean_ : ndarray of shape (n_templates_ + 1,)
+    mean_ : ndarray of shape (n_templates + 1,)
         Mean weighted count vector of the training sessions.
-    components_ : ndarray of shape (n_templates_ + 1, n_components_)
+    components_ : ndarray of shape (n_templates + 1, n_components)
         Orthonormal basis of the normal subspace.
     n_components_ : int
-    explained_variance_ : ndarray of shape (n_templates_ + 1,)
+    explained_variance_ : ndarray of shape (n_templates + 1,)
         Eigenvalues of the training covariance, descending.
     threshold_ : float
         Q-statistic SPE limit at ``confidence``.

@@ -44,7 +44,8 @@ def sessions_from_lines(lines: Iterable[str], key: str | Callable = HDFS_BLOCK_K
     ----------
     lines : iterable of str
         Log lines, e.g. from :func:`iter_lines` (streamed, not held twice).
-    key : str or callable, default=r"blk_-?\\d+"
+    key : str or callable, default=HDFS_BLOCK_KEY
+        ``HDFS_BLOCK_KEY`` is ``r"blk_-?\\d+"`` (HDFS block ids).
         A regular expression whose matches are the session ids of a line, or a
         callable returning an id, a list of ids, or None. A line that mentions
         several ids (an HDFS line naming two blocks) belongs to each session;
