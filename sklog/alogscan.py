@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -35,6 +35,7 @@ from skorch.dataset import unpack_data
 from torch import nn
 from torch.nn import functional as F
 
+from .base import AnomalyDetectorMixin
 from .nn import MirroredDeconvDecoder, MultiKernelCNNEncoder
 from .utils import (
     OOV_ID,
@@ -188,7 +189,7 @@ class _ALogSCANNet(NeuralNet):
         return loss
 
 
-class ALogSCAN(OutlierMixin, BaseEstimator):
+class ALogSCAN(AnomalyDetectorMixin, BaseEstimator):
     """ALogSCAN: unsupervised teacher-student CNN detector on sessions of templates.
 
     ``fit`` learns normal behaviour from unlabeled sessions (they should be
@@ -601,14 +602,6 @@ class ALogSCAN(OutlierMixin, BaseEstimator):
     def score_samples(self, X):
         """Opposite of :meth:`anomaly_score` (higher = more normal)."""
         return -self.anomaly_score(X)
-
-    def decision_function(self, X):
-        """``score_samples(X) - offset_``: negative for anomalies."""
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """``+1`` for normal sessions, ``-1`` for anomalies."""
-        return np.where(self.decision_function(X) < 0, -1, 1)
 
     def explain(self, X):
         """Per-line contribution to each session's anomaly score.

@@ -13,10 +13,11 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..base import AnomalyDetectorMixin
 from ..feature_extraction import TemplateCounter
 from ..utils import OOV_ID, check_sessions
 
@@ -77,7 +78,7 @@ def weighted_quantile(values, weights, q):
     return float(np.quantile(np.repeat(values, weights.astype(np.int64)), q))
 
 
-class _CountDetector(OutlierMixin, BaseEstimator):
+class _CountDetector(AnomalyDetectorMixin, BaseEstimator):
     """Base of the count-vector detectors: sessions -> counts -> ``_fit_rows``.
 
     Subclasses implement ``_fit_rows(rows, weights)`` (distinct dense count
@@ -125,32 +126,6 @@ class _CountDetector(OutlierMixin, BaseEstimator):
         out = [self._score_dense(counts[s : s + step].toarray())
                for s in range(0, counts.shape[0], step)]
         return np.concatenate(out) if out else np.zeros(0)
-
-    def decision_function(self, X):
-        """``score_samples(X) - offset_``: negative for anomalies.
-
-        Parameters
-        ----------
-        X : sequence of sessions of template strings
-
-        Returns
-        -------
-        scores : ndarray of shape (n_sessions,)
-        """
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        """``+1`` for a normal session, ``-1`` for an anomaly.
-
-        Parameters
-        ----------
-        X : sequence of sessions of template strings
-
-        Returns
-        -------
-        labels : ndarray of shape (n_sessions,)
-        """
-        return np.where(self.decision_function(X) < 0, -1, 1)
 
     def explain(self, X):
         """Which positions drove each session's anomaly score.

@@ -1,0 +1,41 @@
+"""The detector contract of GUIDE section 1, written once for every detector."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import OutlierMixin
+
+
+class AnomalyDetectorMixin(OutlierMixin):
+    """``decision_function`` and ``predict`` from ``score_samples`` and ``offset_``.
+
+    A detector implements ``score_samples`` (higher = more normal) and sets
+    ``offset_`` in ``fit`` from training scores only; this mixin derives the
+    rest, so every detector thresholds the same way.
+    """
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for anomalies.
+
+        Parameters
+        ----------
+        X : sequence of sessions of template strings
+
+        Returns
+        -------
+        scores : ndarray of shape (n_sessions,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """``+1`` for a normal session, ``-1`` for an anomaly.
+
+        Parameters
+        ----------
+        X : sequence of sessions of template strings
+
+        Returns
+        -------
+        labels : ndarray of shape (n_sessions,)
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
