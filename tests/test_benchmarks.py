@@ -223,3 +223,60 @@ def test_hdfs_deeplog_protocol_on_real_data(shared_data):
     ratio = split.info["n_test"] / (split.info["n_test"] + split.info["n_train"])
     assert ratio == pytest.approx(0.1, abs=0.01)
     assert all(isinstance(t, str) and not t.isdigit() for t in split.X_train[0])
+
+
+def test_validation_never_touches_the_test_part(monkeypatch, tmp_path):
+    """``--validation`` re-splits the training part; no test session is fitted or scored."""
+    data = _tiny_data(80, 20)
+    split = make_split("hdfs_raw", "natural", data, seed=0)
+    test = {tuple(s) for s in split.X_test}
+    seen = []
+
+    class Recorder(SpyClassifier):
+        def fit(self, X, y):
+            seen.extend(tuple(s) for s in X)
+            return super().fit(X, y)
+
+        def predict_proba(self, X):
+            seen.extend(tuple(s) for s in X)
+            return super().predict_proba(X)
+
+    cell = BenchmarkCell("hdfs_raw", "natural", "rec", lambda rs: Recorder())
+    (row,) = run([cell], cache=_Cache(data), validation=True, progress=lambda m: None)
+    assert row["evaluated_on"] == "validation" and row["error"] is None
+    assert seen and not set(seen) & test
+    assert row["n_train"] + row["n_test"] == len(split.X_train)
+    assert row["n_test"] == 20 and row["n_test_anomalies"] == 4  # stratified quarter
+    assert row["split_rule"].startswith("VALIDATION (test part unused)")
+    assert row["misclassified"] == []
+
+
+def test_validation_needs_labeled_anomalies_in_training():
+    split = Split("bgl_seq", "balanced", [["a"]] * 8, np.zeros(8, dtype=int), [["b"]],
+                  np.array([1]), {"split_rule": "r"})
+    with pytest.raises(DataUnavailable, match="no labeled anomaly"):
+        _harness.validation_split(split, 0)
+
+
+def test_rows_list_misclassified_positions():
+    split = Split("d", "p", [["open"]] * 4 + [["error"]] * 2, np.array([0] * 4 + [1] * 2),
+                  [["open"], ["error"], ["error", "x"], ["open", "x"]], np.array([0, 1, 0, 1]),
+                  {"split_rule": "r"})
+    row = run_cell(BenchmarkCell("d", "p", "spy", lambda rs: SpyClassifier()), split, 0)
+    assert row["misclassified"] == [2, 3]
+
+
+def test_f1_ceiling_is_the_best_groupwise_labelling():
+    from itertools import product
+
+    from sklearn.metrics import f1_score
+
+    from sklog.benchmarks.ceilings import f1_ceiling
+
+    rng = np.random.RandomState(0)
+    keys = rng.randint(0, 5, size=60)
+    y = (rng.rand(60) < 0.15 + 0.15 * keys).astype(int)
+    best = max(f1_score(y, np.isin(keys, [k for k, on in enumerate(choice) if on]))
+               for choice in product([0, 1], repeat=5))
+    assert f1_ceiling(keys.tolist(), y) == pytest.approx(best)
+    assert f1_ceiling(["a", "b"], [0, 0]) == 0.0

@@ -258,8 +258,44 @@ def make_split(dataset, protocol, data, seed, *, quick=False):
     else:  # pragma: no cover - PROTOCOLS and the branches above agree
         raise DataUnavailable(f"no builder for {(dataset, protocol)}")
 
+    return _record_sizes(split)
+
+
+def _record_sizes(split):
     split.info.update(
         n_train=len(split.X_train), n_train_anomalies=int(np.sum(split.y_train == 1)),
         n_test=len(split.X_test), n_test_anomalies=int(np.sum(split.y_test == 1)),
     )
     return split
+
+
+#: Share of the training part that ``--validation`` scores (the rest is fitted on).
+VALIDATION_SIZE = 0.25
+
+
+def validation_split(split, seed):
+    """Model selection without the test part: re-split ``split``'s *training* part.
+
+    A seeded stratified :data:`VALIDATION_SIZE` of the training sessions plays
+    the test part; the rows are fitted on the rest under the usual rule. The
+    real test part is dropped, so defaults and settings compared this way
+    never see it. Protocols whose training part holds no labeled anomaly
+    (``bgl_seq``/``balanced``) cannot be validated and raise.
+    """
+    from sklearn.model_selection import train_test_split
+
+    y = np.asarray(split.y_train)
+    if not np.any(y == 1):
+        raise DataUnavailable(
+            f"{split.dataset}/{split.protocol}: the training part holds no labeled anomaly, "
+            "so it cannot serve as a validation set")
+    fit, valid = train_test_split(np.arange(len(y)), test_size=VALIDATION_SIZE, stratify=y,
+                                  random_state=seed)
+    fit, valid = np.sort(fit), np.sort(valid)
+    info = dict(split.info)
+    info["split_rule"] = (
+        f"VALIDATION (test part unused): {info.get('split_rule')}; then the training part "
+        f"re-split stratified {1 - VALIDATION_SIZE:.0%}/{VALIDATION_SIZE:.0%} (seed {seed}), "
+        "rows fitted on the first and scored on the second")
+    return _record_sizes(Split(split.dataset, split.protocol, _take(split.X_train, fit), y[fit],
+                               _take(split.X_train, valid), y[valid], info))

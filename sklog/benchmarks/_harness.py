@@ -25,7 +25,17 @@ from pathlib import Path
 import numpy as np
 
 from . import _registry
-from ._data import PROTOCOLS, SOURCES, DatasetCache, default_data_dir, make_split
+from ._data import (
+    PROTOCOLS,
+    SOURCES,
+    DatasetCache,
+    default_data_dir,
+    make_split,
+    validation_split,
+)
+
+#: Misclassified scored sessions listed per row (positions in the scored part).
+MAX_MISCLASSIFIED_RECORDED = 200
 
 METRICS = ("precision", "recall", "f1", "pr_auc", "roc_auc")
 MEMORY_MEASURE = "peak resident set size of the process during the cell (Linux VmHWM, reset "
@@ -189,6 +199,9 @@ def run_cell(cell, split, seed, *, keep=False):
             row["predict_sessions_per_second"] = len(split.X_test) / max(elapsed, 1e-9)
             scores = anomaly_score(estimator, split.X_test)
         row.update(evaluate_predictions(y_true, y_pred, scores))
+        # positions in the scored part, so rows can be compared error by error
+        wrong = np.flatnonzero(np.asarray(y_pred, dtype=bool) != y_true)
+        row["misclassified"] = wrong[:MAX_MISCLASSIFIED_RECORDED].tolist()
         row["peak_memory_mb"] = mem.peak_mb
         row["memory_measure"] = mem.measure
         if mem.gpu_peak_mb is not None:
@@ -326,7 +339,10 @@ def write_results(rows, out_dir, meta):
     md_path = out_dir / "results.md"
     repeat = max((s["n_runs"] for s in summaries), default=1)
     with open(md_path, "w") as fh:
-        fh.write(f"# sklog benchmark ({'quick' if meta.get('quick') else 'full'})\n\n")
+        title = "quick" if meta.get("quick") else "full"
+        if meta.get("evaluated_on") == "validation":
+            title += "; VALIDATION split of the training part, not the test part"
+        fh.write(f"# sklog benchmark ({title})\n\n")
         fh.write(f"sklog {__version__}; seeds {meta.get('seeds')}; "
                  f"{'mean ± std over seeds; ' if repeat > 1 else ''}"
                  "anomaly = positive class; PR-AUC = average precision; "
@@ -344,8 +360,13 @@ def write_results(rows, out_dir, meta):
 # -- running ----------------------------------------------------------------------------------
 
 def run(cells, *, data_dir=None, quick=False, seeds=(0,), progress=None, cache=None,
-        source="auto"):
-    """Run every cell for every seed; datasets and splits are built once and shared."""
+        source="auto", validation=False):
+    """Run every cell for every seed; datasets and splits are built once and shared.
+
+    ``validation=True`` scores every row on a held-out part of the *training*
+    part instead of the test part (:func:`validation_split`): the way to compare
+    settings and choose defaults.
+    """
     progress = progress or (lambda msg: print(msg, flush=True))
     cache = cache or DatasetCache(data_dir, source)
     rows = []
@@ -361,6 +382,8 @@ def run(cells, *, data_dir=None, quick=False, seeds=(0,), progress=None, cache=N
                 try:
                     splits[key] = make_split(cell.dataset, cell.protocol, cache.get(cell.dataset),
                                              seed, quick=quick)
+                    if validation:
+                        splits[key] = validation_split(splits[key], seed)
                 except Exception as exc:  # noqa: BLE001 - missing data: rows record it
                     splits[key] = exc
             split = splits[key]
@@ -372,6 +395,7 @@ def run(cells, *, data_dir=None, quick=False, seeds=(0,), progress=None, cache=N
             else:
                 row = run_cell(cell, split, seed)
             row["quick"] = quick
+            row["evaluated_on"] = "validation" if validation else "test"
             rows.append(row)
             if row["error"]:
                 status = f"ERROR {row['error']}"
@@ -404,6 +428,9 @@ def build_parser(parser=None):
     parser.add_argument("--methods", help="comma-separated method filter")
     parser.add_argument("--quick", action="store_true",
                         help="only quick rows on seeded subsamples (< 10 min on 2 cores)")
+    parser.add_argument("--validation", action="store_true",
+                        help="score every row on a stratified 25%% of the training part, fitted "
+                             "on the rest; the test part is not used (for choosing settings)")
     parser.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
                         help="run each row with N seeds (seed, seed+1, ...); report mean ± std")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
@@ -447,8 +474,11 @@ def main(argv=None, *, args=None):
           f"{'quick' if args.quick else 'full'}, data from {data_dir or 'bundled samples'}",
           flush=True)
     started = datetime.datetime.now(datetime.timezone.utc)
-    rows = run(cells, data_dir=data_dir, quick=args.quick, seeds=seeds, source=args.source)
+    validation = getattr(args, "validation", False)
+    rows = run(cells, data_dir=data_dir, quick=args.quick, seeds=seeds, source=args.source,
+               validation=validation)
     meta = {"argv": sys.argv if argv is None else list(argv), "quick": args.quick,
+            "evaluated_on": "validation" if validation else "test",
             "source": args.source,
             "seeds": seeds, "data_dir": str(data_dir) if data_dir else None,
             "started": started.isoformat(timespec="seconds"),

@@ -44,11 +44,17 @@ def _detector(class_name, templater, **params):
     return build
 
 
-def _supervised(factory_name):
+def _supervised(factory_name, templater=False):
     def build(random_state):
         from ... import baselines
 
-        return getattr(baselines, factory_name)(random_state=random_state)
+        pipeline = getattr(baselines, factory_name)(random_state=random_state)
+        if not templater:
+            return pipeline
+        from ...preprocessing import DrainTemplater
+
+        pipeline.steps.insert(0, ("draintemplater", DrainTemplater(log_format="HDFS")))
+        return pipeline
 
     return build
 
@@ -76,3 +82,8 @@ for _method, _factory in SUPERVISED.items():
         _quick = not (_dataset == "bgl_seq" and _method == "HistGradientBoosting")
         register(_dataset, "supervised", _method, quick=_quick,
                  threshold_rule=SUPERVISED_RULE)(_supervised(_factory))
+
+# beside the supervised Siamese rows on raw HDFS (same split, labels of the training part)
+for _method in ("LogisticRegression", "DecisionTree"):
+    register("hdfs_raw", "natural", f"DrainTemplater + {_method}", quick=False,
+             threshold_rule=SUPERVISED_RULE)(_supervised(SUPERVISED[_method], templater=True))

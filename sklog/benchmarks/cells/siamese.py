@@ -36,14 +36,48 @@ def _siamese_hdfs_all(random_state):
     return _siamese(random_state, pairs="all", max_pairs=50_000, max_epochs=10)
 
 
-@register("hdfs_raw", "natural", "DrainTemplater + Siamese LSTM", quick=False,
-          threshold_rule=_RULE)
-def _siamese_hdfs_raw(random_state):
-    from sklearn.pipeline import make_pipeline
+def _embedding_classifier(name):
+    """The classifiers the paper compares on the embeddings (``None``: the default MLP)."""
+    if name == "LogisticRegression":
+        from sklearn.linear_model import LogisticRegression
 
-    from ...preprocessing import DrainTemplater
+        return LogisticRegression(max_iter=2000)
+    if name == "kNN (k=1)":
+        from sklearn.neighbors import KNeighborsClassifier
 
-    return make_pipeline(DrainTemplater(log_format="HDFS"), _siamese(random_state))
+        return KNeighborsClassifier(n_neighbors=1)
+    return None
+
+
+#: raw-HDFS rows: embedding classifier (or hybrid head) -> row label suffix
+_HDFS_RAW_VARIANTS = {
+    "": {},
+    " + LogisticRegression": {"classifier": "LogisticRegression"},
+    " + kNN (k=1)": {"classifier": "kNN (k=1)"},
+    " (hybrid head)": {"hybrid": True},
+}
+
+
+def _siamese_hdfs_raw(params):
+    def build(random_state):
+        from sklearn.pipeline import make_pipeline
+
+        from ...preprocessing import DrainTemplater
+
+        kwargs = dict(params)
+        if "classifier" in kwargs:
+            kwargs["classifier"] = _embedding_classifier(kwargs["classifier"])
+        return make_pipeline(DrainTemplater(log_format="HDFS"), _siamese(random_state, **kwargs))
+
+    return build
+
+
+for _suffix, _params in _HDFS_RAW_VARIANTS.items():
+    _rule = _RULE if not _params else (
+        "argmax of the named classifier on the embeddings" if "classifier" in _params
+        else "argmax of the end-to-end class head") + "; early stopping as above"
+    register("hdfs_raw", "natural", "DrainTemplater + Siamese LSTM" + _suffix, quick=False,
+             threshold_rule=_rule)(_siamese_hdfs_raw(_params))
 
 
 @register("bgl_seq", "supervised", "Siamese LSTM (K+1 pairs)", quick=False,

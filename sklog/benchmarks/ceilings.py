@@ -1,0 +1,107 @@
+"""What the data allows: the best F1 *any* model could reach from what it is allowed to see.
+
+``python -m sklog.benchmarks.ceilings [--data-dir DIR]``
+
+A detector that maps every template unseen in training to one
+out-of-vocabulary id (GUIDE §1) cannot tell apart two test sessions that
+become the same id sequence. Grouping the test sessions by that sequence and
+labelling each group optimally, *using the test labels themselves*, gives an
+upper bound on the F1 of every such model. These are analyses of the data,
+not models: they read test labels by design and choose nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import defaultdict
+
+import numpy as np
+
+__all__ = ["f1_ceiling", "bgl_ceilings", "main"]
+
+OOV = "<unseen template>"
+
+
+def f1_ceiling(keys, y):
+    """Highest F1 of any function of ``keys`` on labels ``y`` (anomaly = 1).
+
+    A function of the key gives one decision per distinct key. F1 is
+    ``2 TP / (TP + FP + P)``, a ratio of sums over the chosen groups, so the
+    best set of groups is the groups whose anomaly share exceeds some level
+    (Dinkelbach); sweeping that level over the sorted shares is exact.
+
+    Examples
+    --------
+    >>> round(f1_ceiling(["a", "a", "b", "b"], [1, 0, 1, 1]), 3)
+    0.857
+    """
+    y = np.asarray(y, dtype=np.int64)
+    positives = int(y.sum())
+    if positives == 0:
+        return 0.0
+    tally = defaultdict(lambda: [0, 0])  # key -> [anomalies, sessions]
+    for key, label in zip(keys, y, strict=True):
+        tally[key][0] += int(label)
+        tally[key][1] += 1
+    groups = np.array(list(tally.values()), dtype=np.float64)
+    groups = groups[np.argsort(-groups[:, 0] / groups[:, 1], kind="stable")]
+    tp = np.cumsum(groups[:, 0])
+    flagged = np.cumsum(groups[:, 1])
+    return float(np.max(2 * tp / (flagged + positives)))
+
+
+def _words(text):
+    return set(re.findall(r"[a-z]{2,}", text.lower()))
+
+
+def bgl_ceilings(split):
+    """Unseen-template statistics and F1 ceilings on the BGL balanced test part."""
+    seen = {t for session in split.X_train for t in session}
+    seen_words = set().union(*(_words(t) for t in seen))
+    mapped = [tuple(t if t in seen else OOV for t in s) for s in split.X_test]
+    y = np.asarray(split.y_test)
+    has_unseen = np.array([OOV in m for m in mapped])
+    only_unseen = np.array([len(m) > 0 and all(t == OOV for t in m) for m in mapped])
+    unseen_word = np.array([bool(set().union(*map(_words, s)) - seen_words) if s else False
+                            for s in split.X_test])
+    normal, anomaly = y == 0, y == 1
+    return {
+        "training templates": len(seen),
+        "test templates unseen in training": len({t for s in split.X_test for t in s} - seen),
+        "normal test windows with an unseen template": float(has_unseen[normal].mean()),
+        "normal test windows made only of unseen templates": float(only_unseen[normal].mean()),
+        "anomalous test windows with an unseen template": float(has_unseen[anomaly].mean()),
+        "normal test windows with a word unseen in training templates":
+            float(unseen_word[normal].mean()),
+        "anomalous test windows with a word unseen in training templates":
+            float(unseen_word[anomaly].mean()),
+        "F1 ceiling: any function of the id sequence (unseen -> one id)":
+            f1_ceiling(mapped, y),
+        "F1 ceiling: any function of the id counts (unseen -> one id)":
+            f1_ceiling([tuple(sorted(m)) for m in mapped], y),
+    }
+
+
+def main(argv=None):
+    from ._data import DatasetCache, default_data_dir, make_split
+
+    parser = argparse.ArgumentParser(prog="python -m sklog.benchmarks.ceilings",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or default_data_dir()
+    split = make_split("bgl_seq", "balanced", DatasetCache(data_dir).get("bgl_seq"), args.seed)
+    print(f"BGL balanced test part, seed {args.seed} ({split.info['n_test']} windows, "
+          f"{split.info['n_test_anomalies']} anomalous); training: {split.info['n_train']} "
+          "windows of train.txt\n")
+    print("| quantity | value |\n|---|---|")
+    for name, value in bgl_ceilings(split).items():
+        text = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"| {name} | {text} |")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
