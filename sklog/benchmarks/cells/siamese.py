@@ -1,7 +1,7 @@
 """Benchmark rows of the Siamese LSTM classifier (issue 5).
 
-Every row uses the paper's low-cost architecture (embedding 24, BiLSTM 32 per
-direction, dense 64/64/64), binary cross-entropy on ``sigmoid(x1 . x2)``,
+Every row but the one labelled "large architecture" uses the paper's low-cost
+architecture (embedding 24, BiLSTM 32 per direction, dense 64/64/64), binary cross-entropy on ``sigmoid(x1 . x2)``,
 early stopping on a seeded 10 % validation split of the training sessions,
 and the default classifier on the embeddings (standard scaling + MLP with 32
 hidden units) predicting by argmax: no threshold is tuned.
@@ -55,6 +55,9 @@ _HDFS_RAW_VARIANTS = {
     " + LogisticRegression": {"classifier": "LogisticRegression"},
     " + kNN (k=1)": {"classifier": "kNN (k=1)"},
     " (hybrid head)": {"hybrid": True},
+    # the paper's large preset: chosen over low_cost on a validation split of the
+    # training part (F1 0.982 against 0.964); about 8x slower to fit on CPU
+    " (large architecture)": {"architecture": "large"},
 }
 
 
@@ -73,7 +76,7 @@ def _siamese_hdfs_raw(params):
 
 
 for _suffix, _params in _HDFS_RAW_VARIANTS.items():
-    _rule = _RULE if not _params else (
+    _rule = _RULE if set(_params) <= {"architecture"} else (
         "argmax of the named classifier on the embeddings" if "classifier" in _params
         else "argmax of the end-to-end class head") + "; early stopping as above"
     register("hdfs_raw", "natural", "DrainTemplater + Siamese LSTM" + _suffix, quick=False,
