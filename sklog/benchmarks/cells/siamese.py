@@ -1,10 +1,11 @@
 """Benchmark rows of the Siamese LSTM classifier (issue 5).
 
 Every row but the one labelled "large architecture" uses the paper's low-cost
-architecture (embedding 24, BiLSTM 32 per direction, dense 64/64/64), binary cross-entropy on ``sigmoid(x1 . x2)``,
-early stopping on a seeded 10 % validation split of the training sessions,
-and the default classifier on the embeddings (standard scaling + MLP with 32
-hidden units) predicting by argmax: no threshold is tuned.
+architecture (embedding 24, BiLSTM 32 per direction, dense 64/64/64), binary
+cross-entropy on ``sigmoid(x1 . x2)``, early stopping on a seeded 10 %
+validation split of the training sessions, and the default classifier on the
+embeddings (standard scaling + MLP with 32 hidden units) predicting by argmax:
+no threshold is tuned.
 """
 
 from __future__ import annotations
