@@ -29,55 +29,89 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
-from skorch.dataset import unpack_data
+from skorch.callbacks import Callback
 from torch import nn
 from torch.nn import functional as F
 
 from .base import AnomalyDetectorMixin
-from .nn import MirroredDeconvDecoder, MultiKernelCNNEncoder
-from .utils import (
-    OOV_ID,
-    PAD_ID,
-    TemplateVocabulary,
-    check_sessions,
-    pad_sequences,
-    resolve_device,
-    seed_from_random_state,
-    torch_generator,
-    torch_seed,
-)
+from .nn import MirroredDeconvDecoder, MultiKernelCNNEncoder, SessionModelMixin, SessionNet
+from .utils import OOV_ID, PAD_ID, torch_generator
 
 __all__ = ["ALogSCAN", "ALogSCANModule"]
 
 #: Longest session (in events) read by default; longer ones are truncated.
 MAX_LENGTH_CAP = 512
 
+#: Rows per validation batch. ``valid_loss`` averages the reconstruction loss per batch,
+#: so this size is part of the early-stopping criterion: fixed, not memory-dependent.
+VALID_BATCH_SIZE = 1024
+
+#: Relative margin of the threshold over the score it is set from: float32 scores of one
+#: session differ by ~1e-7 between batch compositions, and a prediction must not.
+THRESHOLD_MARGIN = 1e-5
+
+
+def least_frequent(counts, kappa):
+    """DFLF's rarity rule: the ids among the ``kappa`` share of least frequent present ids.
+
+    ``counts`` holds one count per id (0: absent). The
+    ``max(1, floor(kappa * n_present))`` rarest present ids are marked, ties
+    included (as in the authors' code); the most frequent id never is, so a
+    view with more than one template is never empty. Applied to a batch's
+    event counts during training, and to the training counts for inference.
+    """
+    present = counts > 0
+    n_present = int(present.sum())
+    if n_present < 2:
+        return torch.zeros_like(present)
+    k = max(1, int(kappa * n_present))
+    threshold = torch.sort(counts[present]).values[k - 1]
+    return present & (counts <= threshold) & (counts < counts.max())
+
+
+def dflf_mask(ids, kappa, n_ids):
+    """DFLF on one training batch: its least frequent templates by event count, never padding."""
+    valid = ids != PAD_ID
+    return least_frequent(torch.bincount(ids[valid], minlength=n_ids), kappa)[ids] & valid
+
 
 class ALogSCANModule(nn.Module):
     """Shared template embedding, teacher (CNN autoencoder) and student (CNN encoder).
 
     ``forward`` returns a dict: the teacher's latent ``z``, the student's
-    prediction ``z_student``, the decoder's vocabulary ``logits`` per position
-    (when ``decode``), the (trimmed) ``ids``, the ``valid`` and ``infrequent``
-    masks, and the positions the latents were pooled from.
+    prediction ``z_student``, the (trimmed) ``ids``, the ``valid`` and
+    ``infrequent`` masks, the feature maps and the positions the latents were
+    pooled from. :meth:`reconstruct` decodes the teacher's maps into
+    vocabulary logits per position (training only: scoring never needs it).
+
+    Parameters
+    ----------
+    n_ids, embedding_dim, channels, kernel_sizes, pooling
+        Sizes of the networks (see :class:`ALogSCAN`).
+    rare : array-like of bool of shape (n_ids,), optional
+        Ids blanked out of the student's view at inference.
+    embedding_weights : array-like of shape (n_ids, embedding_dim), optional
+        Initial template embeddings (learned either way).
     """
 
-    def __init__(self, n_ids, embedding_dim, channels, kernel_sizes, pooling="max"):
+    def __init__(self, n_ids, embedding_dim, channels, kernel_sizes, pooling="max", rare=None,
+                 embedding_weights=None):
         super().__init__()
         self.embedding = nn.Embedding(n_ids, embedding_dim, padding_idx=PAD_ID)
         self.teacher = MultiKernelCNNEncoder(embedding_dim, channels, kernel_sizes, pooling)
         self.decoder = MirroredDeconvDecoder(embedding_dim, channels, kernel_sizes)
         self.head = nn.Linear(embedding_dim, n_ids)
         self.student = MultiKernelCNNEncoder(embedding_dim, channels, kernel_sizes, pooling)
-        # centre of the one-class loss, fixed from an initial pass
+        if embedding_weights is not None:
+            with torch.no_grad():
+                self.embedding.weight.copy_(torch.as_tensor(embedding_weights))
+        # centre of the one-class loss, fixed from an initial pass (OneClassCentre)
         self.register_buffer("center", torch.zeros(self.teacher.latent_dim))
-        # templates blanked out of the student's view at inference
-        self.register_buffer("rare", torch.zeros(n_ids, dtype=torch.bool))
+        rare = torch.zeros(n_ids, dtype=torch.bool) if rare is None else torch.as_tensor(rare)
+        self.register_buffer("rare", rare.to(torch.bool))
 
-    def forward(self, ids, infrequent=None, decode=True):
-        # batches are padded to the global max_length: trim to this batch's longest
+    def forward(self, ids, lengths=None, infrequent=None):
+        # batches may be padded wider than their longest session: trim
         length = max(int((ids != PAD_ID).sum(dim=1).max()), 1) if len(ids) else 1
         ids = ids[:, :length]
         valid = ids != PAD_ID
@@ -90,11 +124,9 @@ class ALogSCANModule(nn.Module):
         z_student, maps_s, where_s = self.student(
             emb.masked_fill(infrequent.unsqueeze(-1), 0.0), valid
         )
-        logits = self.head(self.decoder(maps)) if decode else None
         return {
             "z": z,
             "z_student": z_student,
-            "logits": logits,
             "ids": ids,
             "valid": valid,
             "infrequent": infrequent,
@@ -104,26 +136,9 @@ class ALogSCANModule(nn.Module):
             "maps_student": maps_s,
         }
 
-
-def _dflf_mask(ids, kappa, n_ids):
-    """DFLF: mark events whose template is among the batch's least frequent ``kappa``.
-
-    Frequencies are event counts in the batch, padding excluded. The
-    ``max(1, floor(kappa * n_distinct))`` rarest distinct templates are
-    masked, ties included (as in the authors' code); the most frequent
-    template is never masked, so the frequent view is never empty when the
-    batch holds more than one template.
-    """
-    valid = ids != PAD_ID
-    counts = torch.bincount(ids[valid], minlength=n_ids)
-    present = counts > 0
-    n_distinct = int(present.sum())
-    if n_distinct < 2:
-        return torch.zeros_like(valid)
-    k = max(1, int(kappa * n_distinct))
-    threshold = torch.sort(counts[present]).values[k - 1]
-    rare = present & (counts <= threshold) & (counts < counts.max())
-    return rare[ids] & valid
+    def reconstruct(self, maps_teacher):
+        """Vocabulary logits per position from the teacher's feature maps."""
+        return self.head(self.decoder(maps_teacher))
 
 
 def _spread_over_windows(per_window, k, lengths):
@@ -138,40 +153,59 @@ def _spread_over_windows(per_window, k, lengths):
     return out.masked_fill(positions[None, :] >= lengths[:, None], 0.0)
 
 
-class _ALogSCANNet(NeuralNet):
-    """skorch net: per-batch DFLF in ``train_step_single``, composite loss in ``get_loss``.
+class OneClassCentre(Callback):
+    """Fix the one-class centre from the teacher's latents of the training sessions.
 
-    Extra attributes set by :class:`ALogSCAN` before training: ``kappas``,
-    ``kappa_rng`` (a seeded ``RandomState``), ``alpha``,
-    ``frequency_filtering``, ``infrequent_reconstruction``, ``center_loss``.
+    As in Deep SVDD, coordinates near zero are pushed to ``+-eps`` so the
+    teacher cannot reach the centre by collapsing to zero.
     """
 
-    def train_step_single(self, batch, **fit_params):
-        self._set_training(True)
-        Xi, _ = unpack_data(batch)
-        ids = Xi["ids"].to(self.device)
-        if self.frequency_filtering:
-            kappa = float(self.kappa_rng.choice(self.kappas))
-            infrequent = _dflf_mask(ids, kappa, self.module_.embedding.num_embeddings)
-        else:
-            infrequent = torch.zeros_like(ids, dtype=torch.bool)
-        y_pred = self.module_(ids, infrequent=infrequent)
-        loss = self.get_loss(y_pred, None, X=Xi, training=True)
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
+    def __init__(self, eps=0.1):
+        self.eps = eps
 
-    def validation_step(self, batch, **fit_params):
-        # the inference view (training frequencies), so valid_loss is deterministic
-        self._set_training(False)
-        Xi, _ = unpack_data(batch)
-        ids = Xi["ids"].to(self.device)
-        with torch.no_grad():
-            infrequent = None
-            if not self.frequency_filtering:
-                infrequent = torch.zeros_like(ids, dtype=torch.bool)
-            y_pred = self.module_(ids, infrequent=infrequent)
-            loss = self.get_loss(y_pred, None, X=Xi, training=False)
-        return {"loss": loss, "y_pred": y_pred}
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        z = torch.cat([out["z"] for out in net.forward_iter(X)])
+        center = z.mean(dim=0)
+        small = center.abs() < self.eps
+        center[small & (center < 0)] = -self.eps
+        center[small & (center >= 0)] = self.eps
+        net.module_.center.copy_(center)
+
+
+class _ALogSCANNet(SessionNet):
+    """skorch net: DFLF on each training batch in ``infer``, composite loss in ``get_loss``.
+
+    Parameters
+    ----------
+    kappas : tuple of float
+        One is drawn per training batch (seeded by ``kappa_seed``).
+    alpha, frequency_filtering, infrequent_reconstruction, center_loss
+        See :class:`ALogSCAN`.
+    """
+
+    def __init__(self, module, *args, kappas=(0.1,), kappa_seed=0, alpha=50.0,
+                 frequency_filtering=True, infrequent_reconstruction=True, center_loss=True,
+                 **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.kappas = kappas
+        self.kappa_seed = kappa_seed
+        self.alpha = alpha
+        self.frequency_filtering = frequency_filtering
+        self.infrequent_reconstruction = infrequent_reconstruction
+        self.center_loss = center_loss
+
+    def initialize(self):
+        super().initialize()
+        self.kappa_rng_ = np.random.RandomState(self.kappa_seed)
+        return self
+
+    def infer(self, x, **fit_params):
+        ids = x["ids"].to(self.device)
+        infrequent = None  # the inference view: training frequencies (module.rare)
+        if self.module_.training and self.frequency_filtering:
+            kappa = float(self.kappa_rng_.choice(self.kappas))
+            infrequent = dflf_mask(ids, kappa, self.module_.embedding.num_embeddings)
+        return self.module_(ids, infrequent=infrequent)
 
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
         z, z_student = y_pred["z"], y_pred["z_student"]
@@ -184,12 +218,13 @@ class _ALogSCANNet(NeuralNet):
             if self.frequency_filtering and self.infrequent_reconstruction:
                 targets = y_pred["infrequent"]
             if bool(targets.any()):
-                loss_r = F.cross_entropy(y_pred["logits"][targets], y_pred["ids"][targets])
+                logits = self.module_.reconstruct(y_pred["maps_teacher"])
+                loss_r = F.cross_entropy(logits[targets], y_pred["ids"][targets])
                 loss = loss + self.alpha * loss_r
         return loss
 
 
-class ALogSCAN(AnomalyDetectorMixin, BaseEstimator):
+class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
     """ALogSCAN: unsupervised teacher-student CNN detector on sessions of templates.
 
     ``fit`` learns normal behaviour from unlabeled sessions (they should be
@@ -397,14 +432,6 @@ class ALogSCAN(AnomalyDetectorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = True
-        tags.input_tags.string = True
-        tags.non_deterministic = False
-        return tags
-
-    # ------------------------------------------------------------------ fit
     def _check_lists(self):
         kernel_sizes = [int(k) for k in np.ravel(self.kernel_sizes)]
         if not kernel_sizes or min(kernel_sizes) < 1:
@@ -417,14 +444,14 @@ class ALogSCAN(AnomalyDetectorMixin, BaseEstimator):
         return tuple(kernel_sizes), tuple(kappas)
 
     def _rare_templates(self, kappa):
-        """Inference view: the least frequent ``kappa`` share of training templates, plus OOV."""
-        counts = self.vocabulary_.counts_
-        rare = np.zeros(self.vocabulary_.size, dtype=bool)
+        """Inference view: the least frequent ``kappa`` share of training templates, plus OOV
+        (nothing when frequency filtering is off)."""
+        counts = torch.zeros(self.vocabulary_.size, dtype=torch.int64)
+        if not self.frequency_filtering:
+            return counts.bool()
+        counts[2:] = torch.as_tensor(self.vocabulary_.counts_)
+        rare = least_frequent(counts, kappa)
         rare[OOV_ID] = True
-        if len(counts) >= 2:
-            k = max(1, int(kappa * len(counts)))
-            threshold = np.sort(counts)[k - 1]
-            rare[2:] = (counts <= threshold) & (counts < counts.max())
         return rare
 
     def _tfidf_embeddings(self, dim, seed):
@@ -445,6 +472,16 @@ class ALogSCAN(AnomalyDetectorMixin, BaseEstimator):
         weights[2:, :n_comp] = vecs
         return weights
 
+    def _sampler_params(self, n_train, seed):
+        """Shuffled batches; at most ``max_samples`` sessions drawn anew each epoch."""
+        from torch.utils.data import RandomSampler
+
+        if self.max_samples is None or n_train <= self.max_samples:
+            return {"iterator_train__shuffle": True}
+        return {"iterator_train__sampler": RandomSampler(
+            range(n_train), num_samples=int(self.max_samples), generator=torch_generator(seed + 1)),
+            "iterator_train__shuffle": False}
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn normal behaviour from unlabeled sessions of templates.
@@ -458,140 +495,73 @@ class ALogSCAN(AnomalyDetectorMixin, BaseEstimator):
         -------
         self
         """
-        from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+        from skorch.callbacks import EarlyStopping, LRScheduler
         from skorch.dataset import Dataset
         from skorch.helper import predefined_split
         from torch.optim.lr_scheduler import PolynomialLR
-        from torch.utils.data import RandomSampler
 
         start = time.perf_counter()
-        sessions = check_sessions(X, estimator=self)
+        sessions, seed = self._start_fit(X)
         kernel_sizes, kappas = self._check_lists()
-        seed = seed_from_random_state(self.random_state)
-        rng = check_random_state(seed)
-        self.device_ = resolve_device(self.device)
-
-        self.vocabulary_ = TemplateVocabulary().fit(sessions)
-        encoded = self.vocabulary_.encode(sessions)
-        longest = max((len(s) for s in encoded), default=1)
-        if self.max_length == "auto":
-            self.max_length_ = max(1, min(longest, MAX_LENGTH_CAP))
-        else:
-            self.max_length_ = int(self.max_length)
-        ids, _ = pad_sequences(encoded, self.max_length_)
-
-        n = len(ids)
-        order = rng.permutation(n)
-        n_valid = int(round(self.validation_fraction * n)) if n >= 10 else 0
+        longest = max((len(s) for s in sessions), default=1)
+        self.max_length_ = (max(1, min(longest, MAX_LENGTH_CAP)) if self.max_length == "auto"
+                            else int(self.max_length))
+        ids, lengths, _ = self._encode(sessions)
+        # held-out sessions: early stopping and the "auto" threshold, never a gradient step
+        order = check_random_state(seed).permutation(len(ids))
+        n_valid = int(round(self.validation_fraction * len(ids))) if len(ids) >= 10 else 0
         valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
 
-        callbacks = [
-            ("lr_scheduler", LRScheduler(
-                policy=PolynomialLR, total_iters=self.max_epochs, power=1.0,
-                step_every="epoch",
-            )),
-        ]
-        train_split = None
+        callbacks = [("one_class_centre", OneClassCentre()), ("lr_scheduler", LRScheduler(
+            policy=PolynomialLR, total_iters=self.max_epochs, power=1.0, step_every="epoch"))]
         if n_valid:
-            train_split = predefined_split(Dataset({"ids": ids[valid_idx]}, None))
             callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.patience, load_best=True,
-            )))
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar()))
-        sampler_kwargs = {"iterator_train__shuffle": True}
-        if self.max_samples is not None and len(train_idx) > self.max_samples:
-            sampler_kwargs = {
-                "iterator_train__sampler": RandomSampler(
-                    range(len(train_idx)), num_samples=int(self.max_samples),
-                    generator=torch_generator(seed + 1),
-                ),
-                "iterator_train__shuffle": False,
-            }
-
-        with torch_seed(seed, self.device_):
-            self.net_ = _ALogSCANNet(
-                module=ALogSCANModule,
-                module__n_ids=self.vocabulary_.size,
-                module__embedding_dim=self.embedding_dim,
-                module__channels=self.channels,
-                module__kernel_sizes=kernel_sizes,
-                module__pooling=self.pooling,
-                criterion=torch.nn.MSELoss,  # unused: get_loss holds the loss
-                optimizer=torch.optim.AdamW,
-                optimizer__weight_decay=self.weight_decay,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                train_split=train_split,
-                callbacks=callbacks,
-                iterator_train__generator=torch_generator(seed),
-                iterator_valid__batch_size=1024,
-                device=self.device_,
-                verbose=int(self.verbose),
-                **sampler_kwargs,
-            )
-            self.net_.kappas = kappas
-            self.net_.kappa_rng = np.random.RandomState(seed)
-            self.net_.alpha = float(self.alpha)
-            self.net_.frequency_filtering = bool(self.frequency_filtering)
-            self.net_.infrequent_reconstruction = bool(self.infrequent_reconstruction)
-            self.net_.center_loss = bool(self.center_loss)
-            self.net_.initialize()
-            module = self.net_.module_
-            if self.embedding_init == "tfidf":
-                weights = self._tfidf_embeddings(self.embedding_dim, seed)
-                if weights is not None:
-                    with torch.no_grad():
-                        module.embedding.weight.copy_(torch.as_tensor(weights))
-            rare = self._rare_templates(max(kappas))
-            module.rare.copy_(torch.as_tensor(rare))
-            # one-class centre from an initial pass (Deep SVDD: keep it off zero)
-            z = self._latents(ids[train_idx])
-            center = z.mean(axis=0)
-            eps = 0.1
-            center[(np.abs(center) < eps) & (center < 0)] = -eps
-            center[(np.abs(center) < eps) & (center >= 0)] = eps
-            module.center.copy_(torch.as_tensor(center, dtype=module.center.dtype))
-            self.net_.partial_fit({"ids": ids[train_idx]}, None)
-
+                monitor="valid_loss", patience=self.patience, load_best=True)))
+        embedding_weights = (self._tfidf_embeddings(self.embedding_dim, seed)
+                             if self.embedding_init == "tfidf" else None)
+        self.net_ = self._make_net(
+            _ALogSCANNet, seed=seed, module=ALogSCANModule,
+            module__n_ids=self.vocabulary_.size, module__embedding_dim=self.embedding_dim,
+            module__channels=self.channels, module__kernel_sizes=kernel_sizes,
+            module__pooling=self.pooling, module__rare=self._rare_templates(max(kappas)),
+            module__embedding_weights=embedding_weights,
+            kappas=kappas, kappa_seed=seed, alpha=float(self.alpha),
+            frequency_filtering=bool(self.frequency_filtering),
+            infrequent_reconstruction=bool(self.infrequent_reconstruction),
+            center_loss=bool(self.center_loss),
+            criterion=torch.nn.MSELoss,  # unused: get_loss holds the loss
+            optimizer=torch.optim.AdamW, optimizer__weight_decay=self.weight_decay, lr=self.lr,
+            max_epochs=self.max_epochs, batch_size=self.batch_size, callbacks=callbacks,
+            train_split=predefined_split(Dataset({"ids": ids[valid_idx]}, None)) if n_valid
+            else None,
+            iterator_train__generator=torch_generator(seed),
+            iterator_valid__batch_size=VALID_BATCH_SIZE,
+            **self._sampler_params(len(train_idx), seed),
+        )
+        with self._seeded(seed):
+            self.net_.fit({"ids": ids[train_idx]}, None)
+        self.net_.train_split = None  # no reference to the training data in the pickle
         self.n_epochs_ = len(self.net_.history)
-        train_scores = self._scores(ids)
+
+        scores = self._scores((ids, lengths, None))
         if self.contamination == "auto":
-            held_out = train_scores[valid_idx] if n_valid else train_scores
-            self.threshold_ = float(np.max(held_out))
+            threshold = np.max(scores[valid_idx] if n_valid else scores)
         else:
-            self.threshold_ = float(np.percentile(train_scores, 100 * (1 - self.contamination)))
+            threshold = np.percentile(scores, 100 * (1 - self.contamination))
+        self.threshold_ = float(threshold + THRESHOLD_MARGIN * abs(threshold))
         self.offset_ = -self.threshold_
         self.fit_time_ = time.perf_counter() - start
         return self
 
     # ------------------------------------------------------------ inference
-    def _batches(self, ids, batch_size=1024):
-        module = self.net_.module_
-        module.eval()
-        with torch.no_grad():
-            for lo in range(0, len(ids), batch_size):
-                batch = torch.as_tensor(ids[lo : lo + batch_size], device=self.device_)
-                infrequent = None
-                if not self.frequency_filtering:
-                    infrequent = torch.zeros_like(batch, dtype=torch.bool)
-                yield module(batch, infrequent=infrequent, decode=False)
+    def _bytes_per_event(self):
+        # embedding, teacher and student feature maps (float32)
+        return 4 * (self.embedding_dim + 2 * self.channels * len(np.ravel(self.kernel_sizes)))
 
-    def _latents(self, ids):
-        out = [o["z"].cpu().numpy() for o in self._batches(ids)]
-        return np.concatenate(out) if out else np.zeros((0, self.net_.module_.center.numel()))
-
-    def _scores(self, ids):
-        out = [((o["z"] - o["z_student"]) ** 2).mean(dim=1).cpu().numpy()
-               for o in self._batches(ids)]
-        return np.concatenate(out).astype(np.float64)
-
-    def _encode(self, X):
-        sessions = check_sessions(X, estimator=self)
-        encoded = self.vocabulary_.encode(sessions)
-        ids, _ = pad_sequences(encoded, self.max_length_)
-        return sessions, ids
+    def _scores(self, encoded):
+        return self._forward(
+            encoded, lambda o: ((o["z"] - o["z_student"]) ** 2).mean(dim=1).cpu().numpy()
+        ).astype(np.float64)
 
     def anomaly_score(self, X):
         """Teacher-student prediction error ``L_P`` per session (higher = more anomalous).
@@ -604,12 +574,33 @@ class ALogSCAN(AnomalyDetectorMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_sessions,)
         """
-        check_is_fitted(self)
-        return self._scores(self._encode(X)[1])
+        return self._scores(self._encode(self._sessions(X)))
 
     def score_samples(self, X):
         """Opposite of :meth:`anomaly_score` (higher = more normal)."""
         return -self.anomaly_score(X)
+
+    def _contributions(self, o):
+        """Per-position shares of each session's score for one batch of module output."""
+        gap = o["z"] - o["z_student"]
+        dim, valid = gap.shape[1], o["valid"]
+        n_valid = valid.sum(dim=1)
+        contrib = torch.zeros(valid.shape, dtype=gap.dtype, device=gap.device)
+        for b, k in enumerate(self.net_.module_.teacher.kernel_sizes):
+            sl = slice(b * self.channels, (b + 1) * self.channels)
+            if self.pooling == "max":
+                diff = gap[:, sl] ** 2 / (2 * dim)
+                per_window = torch.zeros_like(contrib)
+                per_window.scatter_add_(1, o["where_teacher"][:, sl], diff)
+                per_window.scatter_add_(1, o["where_student"][:, sl], diff)
+            else:
+                maps = o["maps_teacher"][b] - o["maps_student"][b]
+                per_window = torch.einsum("nc,ncl->nl", gap[:, sl], maps)
+                per_window = per_window / (dim * n_valid.clamp(min=1)[:, None])
+            contrib += _spread_over_windows(per_window.masked_fill(~valid, 0.0), k, n_valid)
+        contrib = contrib.masked_fill(~valid, 0.0)
+        # pad to the longest session of the call, so batches of any width concatenate
+        return F.pad(contrib, (0, self.max_length_ - contrib.shape[1])).cpu().numpy()
 
     def explain(self, X):
         """Per-line contribution to each session's anomaly score.
@@ -631,35 +622,6 @@ class ALogSCAN(AnomalyDetectorMixin, BaseEstimator):
         contributions : list of ndarray
             One array per session, of the session's length.
         """
-        check_is_fitted(self)
-        sessions, ids = self._encode(X)
-        out = []
-        lo = 0
-        kernel_sizes = self.net_.module_.teacher.kernel_sizes
-        for o in self._batches(ids):
-            gap = o["z"] - o["z_student"]
-            dim = gap.shape[1]
-            valid = o["valid"]
-            n_valid = valid.sum(dim=1)
-            contrib = torch.zeros(valid.shape, dtype=gap.dtype, device=gap.device)
-            for b, k in enumerate(kernel_sizes):
-                sl = slice(b * self.channels, (b + 1) * self.channels)
-                if self.pooling == "max":
-                    diff = gap[:, sl] ** 2 / (2 * dim)
-                    per_window = torch.zeros_like(contrib)
-                    per_window.scatter_add_(1, o["where_teacher"][:, sl], diff)
-                    per_window.scatter_add_(1, o["where_student"][:, sl], diff)
-                else:
-                    maps = o["maps_teacher"][b] - o["maps_student"][b]
-                    per_window = torch.einsum("nc,ncl->nl", gap[:, sl], maps)
-                    per_window = per_window / (dim * n_valid.clamp(min=1)[:, None])
-                contrib += _spread_over_windows(per_window.masked_fill(~valid, 0.0), k, n_valid)
-            contrib = contrib.masked_fill(~o["valid"], 0.0).cpu().numpy().astype(np.float64)
-            for row in contrib:
-                length = len(sessions[lo])
-                full = np.zeros(length)
-                k = min(length, row.shape[0])
-                full[:k] = row[:k]
-                out.append(full)
-                lo += 1
-        return out
+        sessions = self._sessions(X)
+        values = self._forward(self._encode(sessions), self._contributions, desc="explaining")
+        return self._per_line(values, sessions)

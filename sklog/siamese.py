@@ -17,22 +17,15 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context, clone
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
-from .utils import (
-    TemplateVocabulary,
-    check_session_labels,
-    check_sessions,
-    pad_sequences,
-    resolve_device,
-    seed_from_random_state,
-    to_numpy,
-    torch_seed,
-)
+from .nn import SessionModelMixin, SessionNet, all_pairs, kpone_pairs
+from .utils import check_session_labels, to_numpy
+
+__all__ = ["ARCHITECTURES", "PairCountWarning", "SiameseClassifier", "all_pairs", "kpone_pairs"]
 
 #: The paper's two architectures. ``large``: embedding, three LSTM layers
 #: (192, 192, 64) and dense layers (348, 640, 64); ``low_cost``: embedding 24,
@@ -55,31 +48,6 @@ ARCHITECTURES = {
 
 class PairCountWarning(UserWarning):
     """``pairs='all'`` would create more pairs than ``max_pairs``; a random subset is used."""
-
-
-def kpone_pairs(y, n_negatives, rng):
-    """The K+1 pairs: for every session one same-class and ``K`` different-class partners.
-
-    Returns an ``(n * (K + 1), 2)`` array of session indices; the same-class
-    partner is never the session itself when its class has another member.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklog.siamese import kpone_pairs
-    >>> kpone_pairs(np.array([0, 0, 1, 1]), 3, np.random.RandomState(0)).shape
-    (16, 2)
-    """
-    from .nn._pairs import kpone_pairs as pairs
-
-    return pairs(y, n_negatives, rng)
-
-
-def all_pairs(n, max_pairs, rng):
-    """Every unordered pair of ``n`` sessions, or ``max_pairs`` drawn at random when more."""
-    from .nn._pairs import all_pairs as pairs
-
-    return pairs(n, max_pairs, rng)
 
 
 def _set_unset_random_states(estimator, seed):
@@ -112,7 +80,7 @@ def _classifier_has(attr):
     return check
 
 
-class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
+class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Siamese LSTM log anomaly classifier on sessions of template strings.
 
     An LSTM encoder with shared weights embeds both sessions of a pair; the
@@ -297,11 +265,44 @@ class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
             "dropout": float(self.dropout),
         }
 
-    def _encode(self, sessions):
-        ids, lengths = pad_sequences(self.vocabulary_.encode(sessions), self.max_length)
-        return ids, lengths
-
     # ---------------------------------------------------------------------- fit
+    def _check_labels(self, y, n):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None "
+                "(one label per session)."
+            )
+        y = check_session_labels(column_or_1d(y, warn=True), n)
+        check_classification_targets(y)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least two classes to form pairs; got 1 class "
+                f"({self.classes_[0]!r})."
+            )
+        return labels
+
+    def _held_out_split(self, labels, seed):
+        """Seeded stratified split of the training sessions for early stopping."""
+        n, counts = len(labels), np.bincount(labels)
+        n_valid = int(round(self.validation_fraction * n))
+        if (self.validation_fraction > 0 and counts.min() >= 2 and n_valid >= len(counts)
+                and n - n_valid >= len(counts)):
+            return train_test_split(np.arange(n), test_size=self.validation_fraction,
+                                    stratify=labels, random_state=seed)
+        return np.arange(n), None
+
+    def _warn_pair_count(self, n_train):
+        n_all = n_train * (n_train - 1) // 2
+        if self.pairs == "all" and n_all > self.max_pairs:
+            warnings.warn(
+                f"pairs='all' on {n_train} sessions makes {n_all} pairs (quadratic growth); "
+                f"a random {self.max_pairs} (max_pairs) are drawn each epoch. "
+                "pairs='kpone' needs (K+1) pairs per session.",
+                PairCountWarning,
+                stacklevel=3,
+            )
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Train the pair network on ``(X, y)``, then the classifier on the embeddings.
@@ -317,156 +318,71 @@ class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         self
         """
         import torch
-        from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
+        from skorch.callbacks import EarlyStopping, GradientNormClipping
         from skorch.helper import predefined_split
 
-        sessions = check_sessions(X, estimator=self)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None "
-                "(one label per session)."
-            )
-        y = check_session_labels(column_or_1d(y, warn=True), len(sessions))
-        check_classification_targets(y)
-        self.classes_, labels = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least two classes to form pairs; got 1 class "
-                f"({self.classes_[0]!r})."
-            )
-        rng = check_random_state(self.random_state)
-        seed = seed_from_random_state(rng)
-        device = resolve_device(self.device)
+        from .nn import PairDataset, ResamplePairs, SiameseModule, silent
 
-        self.vocabulary_ = TemplateVocabulary().fit(sessions)
-        ids, lengths = self._encode(sessions)
-        encoder_kwargs = self._encoder_kwargs(self.vocabulary_.size)
+        sessions, seed = self._start_fit(X)
+        labels = self._check_labels(y, len(sessions))
+        self.max_length_ = self.max_length
+        ids, lengths, _ = self._encode(sessions)
+        train_idx, valid_idx = self._held_out_split(labels, seed)
+        self._warn_pair_count(len(train_idx))
 
-        # Seeded stratified validation split of the *training* sessions for early stopping.
-        n = len(sessions)
-        counts = np.bincount(labels)
-        use_valid = (
-            self.validation_fraction > 0
-            and counts.min() >= 2
-            and int(round(self.validation_fraction * n)) >= len(counts)
-            and n - int(round(self.validation_fraction * n)) >= len(counts)
-        )
-        if use_valid:
-            train_idx, valid_idx = train_test_split(
-                np.arange(n), test_size=self.validation_fraction, stratify=labels,
-                random_state=seed,
-            )
-        else:
-            train_idx, valid_idx = np.arange(n), None
-
-        if self.pairs == "all" and len(train_idx) * (len(train_idx) - 1) // 2 > self.max_pairs:
-            warnings.warn(
-                f"pairs='all' on {len(train_idx)} sessions makes "
-                f"{len(train_idx) * (len(train_idx) - 1) // 2} pairs (quadratic growth); "
-                f"a random {self.max_pairs} (max_pairs) are drawn each epoch. "
-                "pairs='kpone' needs (K+1) pairs per session.",
-                PairCountWarning,
-                stacklevel=2,
-            )
-        from .nn._pairs import PairDataset, ResamplePairs, SiameseNet, silent
-
-        def pair_dataset(rows, rng):
+        def pairs_of(rows, pair_seed):
             return PairDataset(ids[rows], lengths[rows], labels[rows], self.pairs,
-                               self.n_negatives, self.max_pairs, rng)
+                               self.n_negatives, self.max_pairs, np.random.RandomState(pair_seed))
 
-        train_ds = pair_dataset(train_idx, np.random.RandomState(seed))
-        self.n_pairs_ = len(train_ds)
-        self.n_possible_pairs_ = n * (n - 1) // 2
-
+        train_pairs = pairs_of(train_idx, seed)
+        self.n_pairs_ = len(train_pairs)
+        self.n_possible_pairs_ = len(ids) * (len(ids) - 1) // 2
         callbacks = [
             ("resample_pairs", ResamplePairs()),
             # dot-product similarities can grow without bound; clipping keeps Adam stable
             ("gradient_clipping", GradientNormClipping(gradient_clip_value=1.0)),
+            ("early_stopping", EarlyStopping(
+                monitor="train_loss" if valid_idx is None else "valid_loss",
+                patience=self.patience, load_best=True, sink=silent)),
         ]
-        if valid_idx is not None:
+        self.net_ = self._make_net(
+            _SiameseNet, seed=seed, module=SiameseModule,
+            module__encoder_kwargs=self._encoder_kwargs(self.vocabulary_.size),
+            module__n_classes=len(self.classes_) if self.hybrid else None,
+            criterion=torch.nn.BCEWithLogitsLoss, optimizer=torch.optim.Adam, lr=self.lr,
+            max_epochs=self.max_epochs, batch_size=self.batch_size, callbacks=callbacks,
+            pair_loss=self.loss, margin=self.margin, bucket_seed=seed,
             # fixed validation pairs, drawn once from the held-out sessions only
-            train_split = predefined_split(pair_dataset(valid_idx, np.random.RandomState(seed + 1)))
-            monitor = "valid_loss"
-        else:
-            train_split, monitor = None, "train_loss"
-        callbacks.append(
-            ("early_stopping", EarlyStopping(monitor=monitor, patience=self.patience,
-                                             load_best=True, sink=silent))
+            train_split=None if valid_idx is None else predefined_split(
+                pairs_of(valid_idx, seed + 1)),
         )
-        if self.verbose:
-            callbacks.append(("progress_bar", ProgressBar(batches_per_epoch="count")))
+        with self._seeded(seed):
+            self.net_.fit(train_pairs, y=None)
+        self.net_.train_split = None  # no reference to the training data in the pickle
 
-        from .nn import SiamesePairModule
-
-        with torch_seed(seed, device):
-            self.net_ = SiameseNet(
-                SiamesePairModule,
-                module__encoder_kwargs=encoder_kwargs,
-                module__n_classes=len(self.classes_) if self.hybrid else None,
-                criterion=torch.nn.BCEWithLogitsLoss,
-                optimizer=torch.optim.Adam,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                pair_loss=self.loss,
-                margin=self.margin,
-                pair_seed=seed,
-                train_split=train_split,
-                callbacks=callbacks,
-                device=device,
-                verbose=int(self.verbose),
-            )
-            self.net_.fit(train_ds, y=None)
-        # drop the references to the training pairs, so the fitted model pickles small
-        self.net_.train_split = None
-
-        if self.hybrid:
-            self.classifier_ = None
-        else:
+        self.classifier_ = None
+        if not self.hybrid:
             clf = _default_classifier() if self.classifier is None else clone(self.classifier)
             self.classifier_ = _set_unset_random_states(clf, seed)
-            self.classifier_.fit(self._embed(ids, lengths), self.classes_[labels])
+            self.classifier_.fit(self._embed((ids, lengths, None)), self.classes_[labels])
         return self
 
     # ----------------------------------------------------------------- inference
-    def _forward_batches(self, ids, lengths, fn, batch_size=1024):
-        """Run ``fn(encoder, ids, lengths)`` over batches sorted by length (bounded memory)."""
+    def _bytes_per_event(self):
+        # embedding plus every LSTM layer's outputs (float32, both directions)
+        kwargs = self.net_.module_.encoder
+        units = sum(lstm.hidden_size * (2 if lstm.bidirectional else 1) for lstm in kwargs.lstms)
+        return 4 * (kwargs.embedding.embedding_dim + 2 * units)
+
+    def _embed(self, encoded):
+        return self._forward(encoded, lambda out: to_numpy(out[0])).astype(np.float32, copy=False)
+
+    def _head_proba(self, encoded):
         import torch
 
-        module = self.net_.module_
-        module.eval()
-        order = np.argsort(lengths, kind="stable")
-        outputs = []
-        device = self.net_.device
-        with torch.no_grad():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                width = max(int(lengths[rows].max(initial=0)), 1)
-                x = torch.as_tensor(ids[rows, :width], device=device)
-                lx = torch.as_tensor(lengths[rows], device=device)
-                outputs.append(to_numpy(fn(module, x, lx)))
-        if not outputs:
-            return np.zeros((0,))
-        out = np.concatenate(outputs)
-        result = np.empty_like(out)
-        result[order] = out
-        return result
-
-    def _embed(self, ids, lengths):
-        return self._forward_batches(
-            ids, lengths, lambda m, x, lx: m.encoder(x, lx)
-        ).astype(np.float32, copy=False)
-
-    def _head_proba(self, ids, lengths):
-        import torch
-
-        return self._forward_batches(
-            ids, lengths, lambda m, x, lx: torch.softmax(m.head(m.encoder(x, lx)), dim=-1)
+        return self._forward(
+            encoded, lambda out: to_numpy(torch.softmax(out[1], dim=-1))
         ).astype(np.float64)
-
-    def _prepare(self, X):
-        check_is_fitted(self, "net_")
-        return self._encode(check_sessions(X, estimator=self))
 
     def transform(self, X):
         """The learned session embeddings, ``(n_sessions, embedding_size)`` float32.
@@ -479,7 +395,7 @@ class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         ndarray
         """
-        return self._embed(*self._prepare(X))
+        return self._embed(self._encode(self._sessions(X)))
 
     def predict(self, X):
         """Labels (those given in ``y``) of the sessions.
@@ -492,10 +408,10 @@ class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_sessions,)
         """
-        ids, lengths = self._prepare(X)
+        encoded = self._encode(self._sessions(X))
         if self.hybrid:
-            return self.classes_[np.argmax(self._head_proba(ids, lengths), axis=1)]
-        return self.classifier_.predict(self._embed(ids, lengths))
+            return self.classes_[np.argmax(self._head_proba(encoded), axis=1)]
+        return self.classifier_.predict(self._embed(encoded))
 
     @available_if(_classifier_has("predict_proba"))
     def predict_proba(self, X):
@@ -509,10 +425,10 @@ class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_sessions, n_classes)
         """
-        ids, lengths = self._prepare(X)
+        encoded = self._encode(self._sessions(X))
         if self.hybrid:
-            return self._head_proba(ids, lengths)
-        return self.classifier_.predict_proba(self._embed(ids, lengths))
+            return self._head_proba(encoded)
+        return self.classifier_.predict_proba(self._embed(encoded))
 
     @available_if(_classifier_has("decision_function"))
     def decision_function(self, X):
@@ -526,20 +442,31 @@ class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         ndarray
         """
-        ids, lengths = self._prepare(X)
-        return self.classifier_.decision_function(self._embed(ids, lengths))
+        return self.classifier_.decision_function(self._embed(self._encode(self._sessions(X))))
 
-    def _anomaly_scores(self, ids, lengths):
+    def _anomaly_scores(self, encoded):
         pos = list(self.classes_).index(1) if 1 in list(self.classes_) else -1
         if self.hybrid:
-            return self._head_proba(ids, lengths)[:, pos]
-        z = self._embed(ids, lengths)
+            return self._head_proba(encoded)[:, pos]
+        z = self._embed(encoded)
         if hasattr(self.classifier_, "predict_proba"):
             return self.classifier_.predict_proba(z)[:, pos]
         scores = np.asarray(self.classifier_.decision_function(z), dtype=float)
         if scores.ndim == 1:
             return scores if pos == -1 or pos == len(self.classes_) - 1 else -scores
         return scores[:, pos]
+
+    def _occlusion(self, ids, lengths):
+        """``score(session) - score(session without event j)`` for every event j, flattened."""
+        owner = np.repeat(np.arange(len(ids)), lengths)
+        dropped = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        cols = np.arange(ids.shape[1])[None, :]
+        source = np.minimum(cols + (cols >= dropped[:, None]), ids.shape[1] - 1)
+        shorter = lengths[owner] - 1
+        variants = np.where(cols < shorter[:, None], ids[owner[:, None], source], 0)
+        scores = self._anomaly_scores((np.vstack([ids, variants]),
+                                       np.concatenate([lengths, shorter]), None))
+        return scores[: len(ids)][owner] - scores[len(ids):]
 
     def explain(self, X):
         """Per-position influence on the anomaly score, by occlusion (deletion).
@@ -550,7 +477,8 @@ class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         (label ``1``, else the last class) or the classifier's decision
         function. Positive values push towards the anomaly. Occlusion works
         with any ``classifier``, which gradients would not (an SVM or KNN head
-        has none). Events past ``max_length`` get 0.
+        has none). Events past ``max_length`` get 0. Sessions are explained
+        in chunks whose variants fit scikit-learn's ``working_memory``.
 
         Parameters
         ----------
@@ -561,34 +489,54 @@ class SiameseClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         list of ndarray
             One float array per session, one value per event.
         """
-        check_is_fitted(self, "net_")
-        sessions = check_sessions(X, estimator=self)
-        encoded = self.vocabulary_.encode(sessions)
-        if self.max_length is not None:
-            encoded = [e[: self.max_length] for e in encoded]
-        variants = list(encoded)
-        owners = []
-        for i, e in enumerate(encoded):
-            if not len(e):
-                continue
-            keep = ~np.eye(len(e), dtype=bool)
-            variants.extend(np.broadcast_to(e, (len(e), len(e)))[keep].reshape(len(e), -1))
-            owners.extend([i] * len(e))
-        ids, lengths = pad_sequences(variants)
-        scores = self._anomaly_scores(ids, lengths)
-        base, occluded = scores[: len(encoded)], scores[len(encoded) :]
-        result, start = [], 0
-        for i, (session, e) in enumerate(zip(sessions, encoded, strict=True)):
-            values = np.zeros(len(session), dtype=np.float64)
-            values[: len(e)] = base[i] - occluded[start : start + len(e)]
-            start += len(e)
-            result.append(values)
-        return result
+        sessions = self._sessions(X)
+        ids, lengths, _ = self._encode(sessions)
+        # a chunk's sessions and their variants: sum(lengths + 1) rows of ids.shape[1] events
+        budget = self._chunk_size(ids.shape[1])
+        ends = np.cumsum(lengths + 1)
+        values, start = [], 0
+        while start < len(ids):
+            stop = max(start + 1, int(np.searchsorted(ends, ends[start - 1] + budget
+                                                      if start else budget, side="right")))
+            flat = self._occlusion(ids[start:stop], lengths[start:stop])
+            values.extend(np.split(flat, np.cumsum(lengths[start:stop])[:-1]))
+            start = stop
+        return self._per_line(values, sessions)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.string = True
-        tags.input_tags.two_d_array = True
         tags.transformer_tags.preserves_dtype = []
-        tags.non_deterministic = False
         return tags
+
+
+class _SiameseNet(SessionNet):
+    """skorch net on pairs: BCE on ``sigmoid(z1 . z2)`` or the contrastive loss.
+
+    A batch stacks the first sessions of its pairs over the second ones; with
+    a class head (hybrid mode) the cross-entropy of both sides is added.
+    """
+
+    def __init__(self, module, *args, pair_loss="bce", margin=1.0, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.pair_loss = pair_loss
+        self.margin = margin
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        import torch
+        import torch.nn.functional as F
+        from skorch.utils import to_tensor
+
+        z, logits = y_pred[0], y_pred[1] if len(y_pred) > 1 else None
+        n = len(z) // 2
+        z1, z2 = z[:n], z[n:]
+        y_true = to_tensor(y_true, device=self.device)
+        same = y_true[:, 0].float()
+        if self.pair_loss == "bce":
+            loss = F.binary_cross_entropy_with_logits((z1 * z2).sum(-1), same)
+        else:
+            dist = torch.sqrt(((z1 - z2) ** 2).sum(-1) + 1e-9)
+            loss = (same * dist**2 + (1 - same) * F.relu(self.margin - dist) ** 2).mean()
+        if logits is not None:
+            loss = loss + 0.5 * (F.cross_entropy(logits[:n], y_true[:, 1])
+                                 + F.cross_entropy(logits[n:], y_true[:, 2]))
+        return loss

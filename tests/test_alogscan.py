@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
-from sklog.alogscan import ALogSCAN, _dflf_mask
+from sklog.alogscan import THRESHOLD_MARGIN, ALogSCAN, dflf_mask, least_frequent
 from sklog.metrics import anomaly_scorer
 
 TINY = dict(embedding_dim=8, channels=8, max_epochs=5, batch_size=16, random_state=0)
@@ -52,9 +52,35 @@ def test_contamination_float_is_a_training_quantile(toy_template_sessions):
     X, _ = toy_template_sessions
     det = ALogSCAN(**{**TINY, "contamination": 0.25}).fit(X)
     scores = det.anomaly_score(X)
-    assert det.threshold_ == pytest.approx(np.percentile(scores, 75))
+    quantile = np.percentile(scores, 75)
+    assert det.threshold_ == pytest.approx(quantile * (1 + THRESHOLD_MARGIN), rel=1e-9)
     flagged = (det.predict(X) == -1).mean()
     assert flagged <= 0.25 + 1e-9
+
+
+@pytest.fixture(scope="module")
+def hdfs_templates():
+    """300 normal blocks of the bundled HDFS sample as Drain templates."""
+    from sklog.datasets import load_hdfs_sample
+    from sklog.preprocessing import DrainTemplater
+
+    X, y = load_hdfs_sample(return_X_y=True)
+    X = [s for s, label in zip(X, y, strict=True) if label == 0][:300]
+    return DrainTemplater(log_format="HDFS").fit_transform(X)
+
+
+def test_prediction_does_not_depend_on_the_batch(hdfs_templates):
+    # the "auto" threshold is set from one held-out score; that session (and every other)
+    # must get the same label alone as in a full batch, although float32 scores of one
+    # session differ slightly between batch compositions
+    X = hdfs_templates
+    det = ALogSCAN(**{**TINY, "max_epochs": 2}).fit(X)
+    together = det.predict(X)
+    alone = np.concatenate([det.predict([s]) for s in X])
+    np.testing.assert_array_equal(together, alone)
+    # the threshold sits just above the score of one training session
+    origin = det.threshold_ / (1 + THRESHOLD_MARGIN)
+    assert np.isclose(det.anomaly_score(X), origin, rtol=1e-5, atol=0).any()
 
 
 def test_oov_and_empty_sessions(toy_template_sessions):
@@ -116,12 +142,24 @@ def test_ablation_flags_change_training(toy_template_sessions):
 def test_dflf_masks_least_frequent_templates_not_padding():
     ids = torch.tensor([[2, 2, 2, 3, 0], [2, 2, 4, 0, 0], [2, 3, 3, 5, 5]])
     # counts: 2 -> 6, 3 -> 3, 4 -> 1, 5 -> 2; kappa 0.25 masks the single rarest (4)
-    mask = _dflf_mask(ids, 0.25, 6)
+    mask = dflf_mask(ids, 0.25, 6)
     assert mask.tolist() == [[False] * 5, [False, False, True, False, False], [False] * 5]
     # kappa 0.5 masks the two rarest (4 and 5), never padding
-    mask = _dflf_mask(ids, 0.5, 6)
+    mask = dflf_mask(ids, 0.5, 6)
     assert mask[2].tolist() == [False, False, False, True, True]
     assert not mask[ids == 0].any()
+
+
+def test_one_rarity_rule_for_batches_and_training_counts():
+    # the inference view applies the same rule to the training counts
+    counts = torch.tensor([0, 0, 6, 3, 1, 2])
+    assert least_frequent(counts, 0.5).tolist() == [False, False, False, False, True, True]
+    # one present template: nothing is rare, so the student's view is never empty
+    assert not least_frequent(torch.tensor([0, 0, 4, 0]), 0.9).any()
+    det = ALogSCAN(**TINY).fit([["a"] * 6 + ["b"] * 3 + ["c"] * 2 + ["d"]] * 12)
+    rare = det.net_.module_.rare.tolist()
+    assert rare[1] is True  # out-of-vocabulary is always blanked out
+    assert rare[2:] == least_frequent(torch.tensor([0, 0, 72, 36, 24, 12]), 0.2).tolist()[2:]
 
 
 def test_rejects_bad_parameters(toy_template_sessions):

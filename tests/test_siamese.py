@@ -196,7 +196,7 @@ def test_real_hdfs_subsample(shared_data):
 
 
 def test_pairs_are_resampled_every_epoch():
-    from sklog.nn._pairs import BucketBatchSampler, PairDataset, ResamplePairs
+    from sklog.nn import LengthBucketSampler, PairDataset, ResamplePairs
 
     ids = np.arange(1, 21).reshape(10, 2)
     ds = PairDataset(ids, np.full(10, 2), np.array([0] * 5 + [1] * 5), "kpone", 3, 100,
@@ -207,7 +207,12 @@ def test_pairs_are_resampled_every_epoch():
     assert (ds.pairs == first).all()
     callback.on_epoch_begin(None, dataset_train=ds)
     assert len(ds.pairs) == len(first) and not (ds.pairs == first).all()
-    batches = list(BucketBatchSampler(ds, 16))
+    batches = list(LengthBucketSampler(ds, 16))
     assert sorted(i for b in batches for i in b) == list(range(40))
     x, target = ds[batches[0]]
-    assert x["x1"].shape == (16, 2) and target.shape == (16, 3)
+    # both sides of the 16 pairs stacked into one batch of 32 sessions
+    assert x["ids"].shape == (32, 2) and target.shape == (16, 3)
+    pairs = ds.pairs[batches[0]]
+    np.testing.assert_array_equal(x["ids"][:16], ids[pairs[:, 0]])
+    np.testing.assert_array_equal(x["ids"][16:], ids[pairs[:, 1]])
+    assert (target[:, 0] == (target[:, 1] == target[:, 2])).all()

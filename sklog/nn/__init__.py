@@ -1,11 +1,25 @@
 """Torch building blocks, one module per block (imported only by the neural estimators)."""
 
 from ._cnn import MirroredDeconvDecoder, MultiKernelCNNEncoder
-from ._lstm import LSTMSessionEncoder, SiamesePairModule
+from ._data import LengthBucketSampler, SessionDataset
+from ._estimator import SessionModelMixin
+from ._lstm import LSTMSessionEncoder, SiameseModule
+from ._net import SessionNet, silent
+from ._pair_data import PairDataset, ResamplePairs
+from ._pair_sampling import all_pairs, kpone_pairs
 
 __all__ = [
     "LSTMSessionEncoder",
+    "LengthBucketSampler",
     "MirroredDeconvDecoder",
     "MultiKernelCNNEncoder",
-    "SiamesePairModule",
+    "PairDataset",
+    "ResamplePairs",
+    "SessionDataset",
+    "SessionModelMixin",
+    "SessionNet",
+    "SiameseModule",
+    "all_pairs",
+    "kpone_pairs",
+    "silent",
 ]

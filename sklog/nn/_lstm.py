@@ -3,7 +3,7 @@
 The encoder maps a padded batch of template ids to one vector per session:
 template embedding, stacked (Bi)LSTM layers over the packed sequence (so
 padding never changes a session's vector), then dense layers. The Siamese
-module runs both sides of a pair through the *same* encoder.
+module embeds both sides of every pair with this *same* encoder.
 """
 
 from __future__ import annotations
@@ -88,13 +88,13 @@ class LSTMSessionEncoder(nn.Module):
         return self.dense(last)
 
 
-class SiamesePairModule(nn.Module):
-    """Shared-weight encoder applied to both sides of a pair, plus an optional class head.
+class SiameseModule(nn.Module):
+    """The shared-weight session encoder of a Siamese network, plus an optional class head.
 
-    ``forward`` returns ``(similarity_logit, embedding_1, embedding_2,
-    head_logits_1, head_logits_2)``; the similarity is ``x1 . x2`` (its
-    sigmoid is the pair's probability of sharing a class). The head logits are
-    ``None`` unless ``n_classes`` is given (the hybrid mode).
+    Pairs are a matter of the data (:class:`PairDataset` stacks both sides of
+    a batch of pairs), so the module only embeds sessions: ``forward``
+    returns ``(embeddings,)``, or ``(embeddings, head_logits)`` when
+    ``n_classes`` is given (the hybrid mode).
     """
 
     def __init__(self, encoder_kwargs, n_classes=None):
@@ -102,17 +102,6 @@ class SiamesePairModule(nn.Module):
         self.encoder = LSTMSessionEncoder(**encoder_kwargs)
         self.head = nn.Linear(self.encoder.output_dim, n_classes) if n_classes else None
 
-    def forward(self, x1, l1, x2, l2):
-        # One encoder call for both sides: the same weights, half the kernel launches.
-        n = x1.shape[0]
-        width = max(x1.shape[1], x2.shape[1])
-        ids = torch.zeros((2 * n, width), dtype=x1.dtype, device=x1.device)
-        ids[:n, : x1.shape[1]] = x1
-        ids[n:, : x2.shape[1]] = x2
-        z = self.encoder(ids, torch.cat([l1, l2]))
-        z1, z2 = z[:n], z[n:]
-        sim = (z1 * z2).sum(-1)
-        h1 = h2 = None
-        if self.head is not None:
-            h1, h2 = self.head(z1), self.head(z2)
-        return sim, z1, z2, h1, h2
+    def forward(self, ids, lengths):
+        z = self.encoder(ids, lengths)
+        return (z,) if self.head is None else (z, self.head(z))

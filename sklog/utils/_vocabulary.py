@@ -63,6 +63,11 @@ class TemplateVocabulary:
         ids, lengths = self.encode_flat(sessions)
         return np.split(ids, np.cumsum(lengths)[:-1]) if len(lengths) else []
 
+    def encode_padded(self, sessions, max_length=None, *, truncating="post"):
+        """``(ids, lengths)``: a ``(n, width)`` 0-padded id matrix and true lengths (see
+        :func:`pad_sequences`), without a per-session Python loop."""
+        return _pad_flat(*self.encode_flat(sessions), max_length, truncating=truncating)
+
     def decode(self, ids):
         """Template strings for ids (``'<PAD>'`` and ``'<OOV>'`` for the reserved ones)."""
         names = ["<PAD>", "<OOV>", *self.templates_]
@@ -75,11 +80,24 @@ def pad_sequences(sequences, max_length=None, *, truncating="post", pad_value=PA
     ``truncating='post'`` keeps the first ``max_length`` events, ``'pre'`` the
     last. Empty sequences stay all padding, with length 0.
     """
-    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if len(
+        sequences) else np.zeros(0, dtype=np.int64)
+    return _pad_flat(flat, lengths, max_length, truncating=truncating, pad_value=pad_value)
+
+
+def _pad_flat(ids, lengths, max_length=None, *, truncating="post", pad_value=PAD_ID):
+    """Scatter concatenated sequences (``ids`` with per-sequence ``lengths``) into a matrix."""
+    lengths = np.asarray(lengths, dtype=np.int64)
     if max_length is None:
         max_length = max(int(lengths.max(initial=0)), 1)
-    out = np.full((len(sequences), max_length), pad_value, dtype=np.int64)
-    for i, seq in enumerate(sequences):
-        seq = seq[:max_length] if truncating == "post" else seq[-max_length:]
-        out[i, : len(seq)] = seq
+    n = len(lengths)
+    starts = np.cumsum(lengths) - lengths
+    rows = np.repeat(np.arange(n), lengths)
+    position = np.arange(len(ids)) - np.repeat(starts, lengths)
+    if truncating == "pre":  # keep the last max_length events, shifted to the front
+        position = position - np.repeat(np.maximum(lengths - max_length, 0), lengths)
+    keep = (position >= 0) & (position < max_length)
+    out = np.full((n, max_length), pad_value, dtype=np.int64)
+    out[rows[keep], position[keep]] = ids[keep]
     return out, np.minimum(lengths, max_length)
