@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from sklog.metrics import (
     LeaveOneSystemOut,
@@ -25,29 +26,57 @@ def blobs():
     return X, y
 
 
+@pytest.fixture()
+def overlapping():
+    """Anomalies overlap normal data: the scores of the two classes differ (0.6 vs 0.96 F1)."""
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (90, 2)), rng.normal(2.5, 1, (10, 2))]
+    y = np.r_[np.zeros(90, int), np.ones(10, int)]
+    return X, y
+
+
 def test_anomaly_mask_conventions():
     assert anomaly_mask([0, 1, 1]).tolist() == [False, True, True]
     assert anomaly_mask([1, -1, 1]).tolist() == [False, True, False]
     assert anomaly_mask(["ok", "bad"], pos_label="bad").tolist() == [False, True]
 
 
-def test_detector_scorer_counts_anomalies_not_normal_sessions(blobs):
+def test_detector_scorer_counts_anomalies_not_normal_sessions(blobs, overlapping):
     X, y = blobs
     detector = IsolationForest(contamination=0.05, random_state=0).fit(X)
-    f1 = anomaly_scorer("f1")(detector, X, y)
-    assert f1 == pytest.approx(1.0)
-    # the plain sklearn scorer on detector output would treat "+1 = normal" as positive
-    assert anomaly_scorer("average_precision")(detector, X, y) == pytest.approx(1.0)
     assert (anomaly_score(detector, X)[y == 1].min() > anomaly_score(detector, X)[y == 0].max())
+    # where the classes overlap, the anomaly-class metrics differ from the normal-class ones
+    X, y = overlapping
+    detector = IsolationForest(contamination=0.1, random_state=0).fit(X)
+    flagged = detector.predict(X) == -1
+    f1 = anomaly_scorer("f1")(detector, X, y)
+    assert f1 == pytest.approx(f1_score(y, flagged)) == pytest.approx(0.6)
+    assert f1_score(y, flagged, pos_label=0) > 0.95  # what scoring the normal class gives
+    ap = anomaly_scorer("average_precision")(detector, X, y)
+    assert ap == pytest.approx(average_precision_score(y, -detector.score_samples(X)))
+    assert ap < 0.7 < average_precision_score(1 - y, detector.score_samples(X))
 
 
-def test_classifier_scorer_and_grid_search(blobs):
-    X, y = blobs
+def test_classifier_scorer_and_grid_search(overlapping):
+    X, y = overlapping
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    grid = [0.01, 1.0]
     search = GridSearchCV(
-        LogisticRegression(), {"C": [0.01, 1.0]}, scoring=anomaly_scorer("f1"), cv=3
+        LogisticRegression(), {"C": grid}, scoring=anomaly_scorer("f1"), cv=cv
     ).fit(X, y)
-    assert search.best_score_ == pytest.approx(1.0)
-    assert anomaly_scorer("roc_auc")(search.best_estimator_, X, y) == pytest.approx(1.0)
+    # every fold's score is the anomaly-class F1 of that fold, computed by hand
+    for i, (train, test) in enumerate(cv.split(X, y)):
+        for j, C in enumerate(grid):
+            pred = LogisticRegression(C=C).fit(X[train], y[train]).predict(X[test])
+            assert search.cv_results_[f"split{i}_test_score"][j] == pytest.approx(
+                f1_score(y[test], pred, zero_division=0))
+    # C=0.01 never predicts the rare class: worthless by anomaly F1, though it scores
+    # above 0.9 on the normal class; the search must pick C=1
+    assert search.cv_results_["mean_test_score"][0] == 0.0
+    assert search.best_params_ == {"C": 1.0} and search.best_score_ > 0.3
+    best = search.best_estimator_
+    auc = anomaly_scorer("roc_auc")(best, X, y)
+    assert auc == pytest.approx(roc_auc_score(y, best.predict_proba(X)[:, 1])) and auc > 0.8
 
 
 def test_unknown_scorer_name():
@@ -55,13 +84,22 @@ def test_unknown_scorer_name():
         anomaly_scorer("accuracy")
 
 
-def test_evaluate_fields(blobs):
-    X, y = blobs
-    res = evaluate(IsolationForest(contamination=0.05, random_state=0).fit(X), X, y)
-    assert res["n_anomalies"] == 5 and res["n_sessions"] == 100
-    assert res["f1"] == pytest.approx(1.0) and res["pr_auc"] == pytest.approx(1.0)
-    res = evaluate_predictions([0, 1, 1, 0], [0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8])
-    assert res["precision"] == pytest.approx(0.5) and res["recall"] == pytest.approx(0.5)
+def test_evaluate_fields(overlapping):
+    X, y = overlapping
+    detector = IsolationForest(contamination=0.1, random_state=0).fit(X)
+    res = evaluate(detector, X, y)
+    assert res["n_anomalies"] == 10 and res["n_sessions"] == 100
+    assert res["f1"] == pytest.approx(f1_score(y, detector.predict(X) == -1))
+    scores = -detector.score_samples(X)
+    assert res["pr_auc"] == pytest.approx(average_precision_score(y, scores))
+    assert res["roc_auc"] == pytest.approx(roc_auc_score(y, scores))
+    # 2 of 3 alerts are anomalies and both anomalies are caught: precision 2/3, recall 1
+    # (the normal class would give precision 1, recall 3/4)
+    res = evaluate_predictions([0, 0, 0, 0, 1, 1], [0, 0, 0, 1, 1, 1],
+                               [0.1, 0.2, 0.3, 0.9, 0.8, 0.7])
+    assert res["precision"] == pytest.approx(2 / 3) and res["recall"] == pytest.approx(1.0)
+    assert res["f1"] == pytest.approx(0.8) and res["roc_auc"] == pytest.approx(6 / 8)
+    assert np.isnan(evaluate_predictions([0, 0], [0, 1], [0.1, 0.2])["pr_auc"])
 
 
 def test_deduplicate_then_split_leaves_no_test_sequence_in_training():
