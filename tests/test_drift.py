@@ -36,22 +36,37 @@ def test_fitness_falls_as_data_drifts(embeddings):
     assert monitor.score(fresh) == pytest.approx(monitor.fitness_score(fresh))
 
 
-def test_threshold_comes_from_training_data_only(embeddings):
-    Z, _, _ = embeddings
+def test_threshold_is_calibrated_out_of_sample(embeddings):
+    Z, centres, _ = embeddings
     monitor = DriftMonitor(n_components=3, n_bootstrap=50, random_state=0).fit(Z)
     assert monitor.bootstrap_fitness_.shape == (50,)
-    assert monitor.threshold_ == pytest.approx(np.quantile(monitor.bootstrap_fitness_, 0.01))
+    # the bootstrap batches come from the held-out part: less likely than the fitted part
+    assert monitor.bootstrap_fitness_.max() < monitor.fitness_score(Z)
+    # so fresh in-distribution batches of the held-out size (80) seldom ask for retraining;
+    # a threshold calibrated in-sample would flag most of them
+    rng = np.random.RandomState(1)
+    alarms = [monitor.needs_retraining(centres[rng.randint(3, size=80)]
+                                       + rng.normal(size=(80, 4))) for _ in range(100)]
+    assert np.mean(alarms) <= 0.05
+    in_sample = DriftMonitor(n_components=3, n_bootstrap=50, holdout_fraction=0.001,
+                             random_state=0).fit(Z)
+    assert in_sample.threshold_ > monitor.threshold_ + 0.5
     again = DriftMonitor(n_components=3, n_bootstrap=50, random_state=0).fit(Z)
     assert again.threshold_ == monitor.threshold_
 
 
-def test_monitor_embeds_with_any_transformer(embeddings):
+def test_monitor_embeds_with_any_transformer_without_refitting_it(embeddings):
     Z, _, _ = embeddings
-    pca = PCA(n_components=2).fit(Z)
-    monitor = DriftMonitor(pca, n_components=2, random_state=0).fit(Z)
+    pca = PCA(n_components=2).fit(Z[:100])
+    components = pca.components_.copy()
+    monitor = DriftMonitor(pca, n_components=2, random_state=0).fit(Z[100:])
+    np.testing.assert_array_equal(pca.components_, components)  # used as given
     assert monitor.n_features_in_ == 2
-    assert np.isfinite(monitor.fitness_score(Z[:10]))
-    assert monitor.mixture_.n_components == 2
+    np.testing.assert_allclose(monitor.score_samples(Z[:10]),
+                               monitor.mixture_.score_samples(pca.transform(Z[:10])))
+    # the number of components is capped by the sessions the mixture is fitted on
+    small = DriftMonitor(n_components=50, random_state=0).fit(Z[:30])
+    assert small.mixture_.n_components == 24  # 30 sessions less the 20 % held out
 
 
 def test_monitor_with_siamese_embeddings(toy_template_sessions):

@@ -99,14 +99,20 @@ def test_device_and_seeding():
 
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert seed_from_random_state(0) == seed_from_random_state(0)
+    # a seed is the first draw of numpy's stream for that random_state, as in scikit-learn
+    assert seed_from_random_state(0) == np.random.RandomState(0).randint(2**31 - 1)
+    assert seed_from_random_state(0) != seed_from_random_state(1)
+    rng = np.random.RandomState(0)
+    assert seed_from_random_state(rng) != seed_from_random_state(rng)  # an instance advances
+    # the generator is seeded with the given seed, not left at torch's default
     a = torch.rand(3, generator=torch_generator(7))
-    b = torch.rand(3, generator=torch_generator(7))
-    assert torch.equal(a, b)
+    assert torch.equal(a, torch.rand(3, generator=torch.Generator().manual_seed(7)))
+    assert not torch.equal(a, torch.rand(3, generator=torch_generator(8)))
     state = torch.get_rng_state()
     with torch_seed(3):
         first = torch.rand(2)
-    with torch_seed(3):
-        second = torch.rand(2)
-    assert torch.equal(first, second)
+    with torch_seed(4):
+        other = torch.rand(2)
+    assert torch.equal(first, torch.rand(2, generator=torch_generator(3)))
+    assert not torch.equal(first, other)
     assert torch.equal(torch.get_rng_state(), state)  # caller's stream untouched
