@@ -60,10 +60,15 @@ def test_bad_input_gets_clear_errors_or_safe_results(hdfs_split):
         pipe.predict("081109 203615 148 INFO dfs.DataNode$PacketResponder: one line")
     with pytest.raises(TypeError, match="raw text"):
         pipe.predict(np.zeros((2, 3)))
-    # an empty session and a non-UTF-8 line are valid sessions with a prediction each
+    # an empty session and a non-UTF-8 line are valid sessions with a prediction each,
+    # and the undecodable line is still counted (decoded with replacement, not dropped)
     odd = [[], [b"081109 203615 148 INFO dfs.DataNode: Receiving block blk_1 \xff\xfe"]]
-    assert pipe.predict(odd).shape == (2,)
-    # a multi-megabyte line is truncated with a warning, not a crash
+    assert np.asarray(pipe[:-1].transform(odd).sum(axis=1)).ravel().tolist() == [0, 1]
+    proba = pipe.predict_proba(odd)
+    assert proba.shape == (2, 2) and np.isfinite(proba).all()
+    # a multi-megabyte line is truncated with a warning, not a crash, and counted once
     huge = [["081109 203615 148 INFO dfs.DataNode: " + "x" * 3_000_000]]
+    with pytest.warns(LineTruncationWarning):
+        assert pipe[:-1].transform(huge).sum() == 1
     with pytest.warns(LineTruncationWarning):
         assert pipe.predict_proba(huge).shape == (1, 2)

@@ -42,6 +42,7 @@ def test_windows_fixed_and_sliding_cover_every_line():
     lines = [f"l{i}" for i in range(7)]
     fixed, idx = windows_from_lines(lines, size=3)
     assert fixed == [["l0", "l1", "l2"], ["l3", "l4", "l5"], ["l6"]]
+    assert [i.tolist() for i in idx] == [[0, 1, 2], [3, 4, 5], [6]]
     sliding, idx = windows_from_lines(lines, size=4, step=2)
     assert [i.tolist() for i in idx] == [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6]]
     assert windows_from_lines([], size=3) == ([], [])
