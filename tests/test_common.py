@@ -155,7 +155,10 @@ def test_every_public_estimator_is_checked():
     xfail_strict=True,
 )
 def test_sklearn_compatible(estimator, check):
-    check(estimator)
+    params = repr(estimator.get_params())
+    check(estimator)  # raises AssertionError (or another error) when the check fails
+    # the instance is shared with tests/test_session_checks.py: no check may change it
+    assert repr(estimator.get_params()) == params
 
 
 @pytest.mark.parametrize("name", sorted(CHECKED))
