@@ -1,4 +1,4 @@
-"""Cutting logs into sessions and windows, reading log files, template mining."""
+"""Cutting logs into sessions and windows (also streamed), reading log files, template mining."""
 
 from ._drain import (
     DEFAULT_MASKING,
@@ -10,7 +10,9 @@ from ._drain import (
 from ._io import iter_lines, open_log, read_lines
 from ._sessions import (
     HDFS_BLOCK_KEY,
+    SessionBatch,
     bgl_line_labels,
+    iter_session_batches,
     labels_from_line_labels,
     labels_from_table,
     sessions_from_lines,
@@ -23,9 +25,11 @@ __all__ = [
     "DEFAULT_MASKING",
     "DrainTemplater",
     "HDFS_BLOCK_KEY",
+    "SessionBatch",
     "UNKNOWN_TEMPLATE",
     "bgl_line_labels",
     "iter_lines",
+    "iter_session_batches",
     "labels_from_line_labels",
     "labels_from_table",
     "log_format_regex",

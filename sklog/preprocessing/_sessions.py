@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -230,3 +231,132 @@ def bgl_line_labels(lines):
 def strip_label_column(lines):
     """Drop the BGL/Thunderbird label column, so models never read the answer."""
     return [line.split(" ", 1)[1] if " " in line else "" for line in lines]
+
+
+class SessionBatch(NamedTuple):
+    """A batch of sessions cut from a stream of log lines (see :func:`iter_session_batches`).
+
+    Attributes
+    ----------
+    sessions : list of list of str
+        What a model reads: the lines of each session, without the label
+        column when ``label_column=True``.
+    raw_lines : list of list of str
+        The same lines exactly as read, label column included.
+    session_ids : list of str
+        The key's match for keyed sessions; ``"lines FIRST-LAST"`` for windows.
+    line_numbers : list of ndarray of int
+        1-based positions of each session's lines in the whole stream.
+    labels : ndarray of int or None
+        Session labels from the label column (``1`` when any line is
+        anomalous); ``None`` without ``label_column``.
+    """
+
+    sessions: list
+    raw_lines: list
+    session_ids: list
+    line_numbers: list
+    labels: np.ndarray | None
+
+
+def iter_session_batches(lines, *, key=None, window=None, batch_size=1000, label_column=False):
+    """Cut a stream of log lines into sessions, yielding them in batches of ``batch_size``.
+
+    Exactly one of ``key`` and ``window`` says how. Windows are cut chunk by
+    chunk (``window * batch_size`` lines at a time), so memory stays bounded
+    however long the stream. Sessions keyed by an id are complete only at the
+    end of the stream, so their lines are grouped first (holding the stream's
+    lines once) and then handed out in batches.
+
+    Parameters
+    ----------
+    lines : iterable of str
+        Log lines, e.g. :func:`iter_lines` of a file.
+    key : str or callable, optional
+        Group lines by an id, as in :func:`sessions_from_lines`
+        (e.g. :data:`HDFS_BLOCK_KEY`).
+    window : int, optional
+        Cut non-overlapping windows of ``window`` lines, as
+        :func:`windows_from_lines` does; the last window may be shorter.
+    batch_size : int, default=1000
+        Sessions per batch (the last batch may be smaller).
+    label_column : bool, default=False
+        The first column of every line is a BGL/Thunderbird label (``-`` on
+        normal lines): it is removed from ``sessions`` (see
+        :func:`strip_label_column`) and turned into session labels.
+
+    Yields
+    ------
+    batch : SessionBatch
+        Never empty. Sessions, their raw lines, ids, 1-based line numbers and
+        labels, in stream order (keyed sessions in order of first appearance).
+
+    Examples
+    --------
+    >>> from sklog.preprocessing import iter_session_batches
+    >>> lines = ["- open", "- read", "FATAL crash", "- close", "- open"]
+    >>> for batch in iter_session_batches(lines, window=2, batch_size=2, label_column=True):
+    ...     print(batch.session_ids, batch.sessions, batch.labels.tolist())
+    ['lines 1-2', 'lines 3-4'] [['open', 'read'], ['crash', 'close']] [0, 1]
+    ['lines 5-5'] [['open']] [0]
+    >>> lines = ["open blk_1", "open blk_2", "close blk_1"]
+    >>> [b.session_ids for b in iter_session_batches(lines, key=HDFS_BLOCK_KEY, batch_size=1)]
+    [['blk_1'], ['blk_2']]
+    """
+    if (key is None) == (window is None):
+        raise ValueError("Give exactly one of key (group lines by an id) and window "
+                         f"(lines per window); got key={key!r}, window={window!r}.")
+    if window is not None and (not isinstance(window, (int, np.integer))
+                               or isinstance(window, bool) or window < 1):
+        raise ValueError(f"window must be a positive integer, got {window!r}.")
+    if (not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool)
+            or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if isinstance(key, str):
+        try:
+            re.compile(key)
+        except re.error as exc:
+            raise ValueError(f"key {key!r} is not a valid regular expression: {exc}") from None
+    elif key is not None and not callable(key):
+        raise TypeError(f"key must be a regular expression or a callable, got {key!r}.")
+    if key is not None:
+        return _keyed_batches(lines, key, batch_size, label_column)
+    return _window_batches(lines, window, batch_size, label_column)
+
+
+def _cut_labelled(lines, label_column, cut):
+    """``cut`` the lines (label column removed); session labels from the column, or None."""
+    if not label_column:
+        return (*cut(lines), None)
+    *cut_parts, indices = cut(strip_label_column(lines))
+    return (*cut_parts, indices, labels_from_line_labels(bgl_line_labels(lines), indices))
+
+
+def _keyed_batches(lines, key, batch_size, label_column):
+    raw = list(lines)
+    sessions, ids, indices, labels = _cut_labelled(
+        raw, label_column, lambda lines: sessions_from_lines(lines, key=key))
+    for lo in range(0, len(sessions), batch_size):
+        hi = lo + batch_size
+        yield SessionBatch(sessions[lo:hi], [[raw[k] for k in i] for i in indices[lo:hi]],
+                           ids[lo:hi], [i + 1 for i in indices[lo:hi]],
+                           None if labels is None else labels[lo:hi])
+
+
+def _window_batches(lines, window, batch_size, label_column):
+    def batch(chunk, offset):
+        sessions, indices, labels = _cut_labelled(
+            chunk, label_column, lambda lines: windows_from_lines(lines, size=window))
+        numbers = [offset + i + 1 for i in indices]
+        return SessionBatch(sessions, [[chunk[k] for k in i] for i in indices],
+                            [f"lines {n[0]}-{n[-1]}" for n in numbers], numbers, labels)
+
+    chunk, offset = [], 0
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == window * batch_size:
+            yield batch(chunk, offset)
+            offset += len(chunk)
+            chunk = []
+    if chunk:
+        yield batch(chunk, offset)
