@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+import re
+import time
 import warnings
 
 import joblib
@@ -13,10 +15,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from sklog.datasets import load_loghub_2k
 from sklog.preprocessing import (
     DEFAULT_MASKING,
     UNKNOWN_TEMPLATE,
     DrainTemplater,
+    _drain,
     log_format_regex,
     loghub_presets,
 )
@@ -166,6 +170,96 @@ def test_log_format_regex():
         log_format_regex("<Date> <Message>")
     with pytest.raises(ValueError, match="twice"):
         log_format_regex("<Date> <Date> <Content>")
+
+
+def _logpai_regex(log_format):
+    """LogPAI's header regex (logparser's generate_logformat_regex): lazy fields.
+
+    The pattern sklog used before its fields stopped backtracking; it takes
+    minutes on a long line that does not fit, so it is only run on the
+    reference samples.
+    """
+    pieces = re.split(r"(<[^<>]+>)", log_format)
+    regex = "".join(re.sub(" +", r"\\s+", piece) if k % 2 == 0 else f"(?P<{piece[1:-1]}>.*?)"
+                    for k, piece in enumerate(pieces))
+    return re.compile("^" + regex + "$")
+
+
+@pytest.fixture(params=[True, False], ids=["atomic-groups", "python-3.10"])
+def atomic(request, monkeypatch):
+    """Header regexes built with Python 3.11's atomic groups, or without (3.10)."""
+    monkeypatch.setattr(_drain, "_ATOMIC", request.param and _drain._ATOMIC)
+    return _drain._ATOMIC
+
+
+@pytest.mark.parametrize("system", sorted(loghub_presets()))
+def test_header_fields_are_logpai_fields_on_loghub_samples(system, atomic):
+    log_format = loghub_presets()[system]["log_format"]
+    ours, logpai = log_format_regex(log_format), _logpai_regex(log_format)
+    lines = [line.strip() for line in load_loghub_2k(system).lines]
+    parsed = [ours.match(line) for line in lines]
+    assert all(found is not None for found in parsed)
+    assert [found.groupdict() for found in parsed] == [logpai.match(line).groupdict()
+                                                      for line in lines]
+
+
+def _adversarial_lines(header, n_lines, length=10_000):
+    """Long lines made of one real header repeated, then short lines after newlines.
+
+    Nothing fits the format (the message cannot hold a newline, and no field
+    can cross one), so LogPAI's lazy fields try every split of the repeated
+    headers: seconds to hours per line for every loghub preset.
+    """
+    repeated = header * (length // len(header) + 1)
+    lines = []
+    for k in range(n_lines):
+        tail = "\nx" * (20 + k % 20)
+        lines.append(repeated[: length - len(tail)].strip() + tail)
+    return lines
+
+
+@pytest.mark.parametrize("system", sorted(loghub_presets()))
+def test_header_matching_time_is_linear_on_adversarial_lines(system, atomic):
+    regex = log_format_regex(loghub_presets()[system]["log_format"])
+    first = load_loghub_2k(system).lines[0].strip()
+    lines = _adversarial_lines(first[: regex.match(first).start("Content")], 200)
+    start = time.process_time()
+    found = [regex.match(line) for line in lines]
+    per_line = (time.process_time() - start) / len(lines)
+    assert found == [None] * len(lines)
+    # generous: 0.01-0.1 ms here; LogPAI's lazy pattern takes 5 s to hours per line
+    assert per_line < 0.01
+    # the same lines without their line breaks: random-length fields, still linear
+    start = time.process_time()
+    for line in lines:
+        regex.match(line.replace("\n", " "))
+    assert (time.process_time() - start) / len(lines) < 0.01
+
+
+def test_log_format_regex_fields_end_where_the_format_goes_on():
+    regex = log_format_regex(r"<Component>(\[<PID>\])?: <Content>")
+    found = regex.match("su(pam_unix)[21416]: session opened: root")
+    assert found.group("Component", "PID", "Content") == (
+        "su(pam_unix)", "21416", "session opened: root")
+    found = regex.match("syslogd 1.4.1: restart.")
+    assert found.group("Component", "PID", "Content") == ("syslogd 1.4.1", None, "restart.")
+    # a field may hold the start of what follows it, just not all of it
+    found = regex.match("ioctl32(fdisk:515): Unknown cmd")
+    assert found.group("Component") == "ioctl32(fdisk:515)"
+    # regex syntax the fast path does not know still works (a character class)
+    found = log_format_regex("<Level>[|:] <Content>").match("WARN| disk  full")
+    assert found.group("Level", "Content") == ("WARN", "disk  full")
+    # a line break never fits, but a last one
+    assert log_format_regex("<Level>: <Content>").match("INFO: a\nb") is None
+    assert log_format_regex("<Level>: <Content>").match("INFO: a\n").group("Content") == "a"
+    # a field right before another one is empty, as LogPAI's lazy field is
+    assert log_format_regex("<Level><Content>").match("abc").group("Level") == ""
+    with pytest.raises(ValueError, match="unclosed"):
+        log_format_regex("(<Level> <Content>")
+    with pytest.raises(ValueError, match="unmatched"):
+        log_format_regex("<Level>) <Content>")
+    with pytest.raises(ValueError, match="group that holds fields"):
+        log_format_regex(r"(\[<Pid>\])* <Content>")
 
 
 def test_presets():
