@@ -236,6 +236,18 @@ def test_header_matching_time_is_linear_on_adversarial_lines(system, atomic):
     assert (time.process_time() - start) / len(lines) < 0.01
 
 
+def test_adversarial_benchmark_rows():
+    from sklog.benchmarks.adversarial import adversarial_throughput, random_printable_lines
+
+    lines = random_printable_lines(20, 2_000, seed=1)
+    assert len(set(lines)) == 20 and all(len(line) == 2_000 for line in lines)
+    hdfs, bgl = adversarial_throughput(lines, ["HDFS", "BGL"])
+    assert (hdfs["lines"], hdfs["line_length"]) == (20, 2_000)
+    # any line of ten or more words fits BGL's ten whitespace-separated parts
+    assert bgl["header_fits"] == 1.0 and 0 <= hdfs["header_fits"] < 1
+    assert hdfs["unknown_share"] == bgl["unknown_share"] == 1.0
+
+
 def test_log_format_regex_fields_end_where_the_format_goes_on():
     regex = log_format_regex(r"<Component>(\[<PID>\])?: <Content>")
     found = regex.match("su(pam_unix)[21416]: session opened: root")
