@@ -507,10 +507,8 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         self.max_length_ = (max(1, min(longest, MAX_LENGTH_CAP)) if self.max_length == "auto"
                             else int(self.max_length))
         ids, lengths, _ = self._encode(sessions)
-        # held-out sessions: early stopping and the "auto" threshold, never a gradient step
-        order = check_random_state(seed).permutation(len(ids))
-        n_valid = int(round(self.validation_fraction * len(ids))) if len(ids) >= 10 else 0
-        valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+        train_idx, valid_idx = self._held_out_split(len(ids), seed)
+        n_valid = len(valid_idx)
 
         callbacks = [("one_class_centre", OneClassCentre()), ("lr_scheduler", LRScheduler(
             policy=PolynomialLR, total_iters=self.max_epochs, power=1.0, step_every="epoch"))]
@@ -543,15 +541,24 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         self.net_.train_split = None  # no reference to the training data in the pickle
         self.n_epochs_ = len(self.net_.history)
 
-        scores = self._scores((ids, lengths, None))
+        self._set_threshold(self._scores((ids, lengths, None)), valid_idx)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def _held_out_split(self, n, seed):
+        """``(train, held_out)`` rows: held-out sessions serve early stopping and the "auto"
+        threshold and never a gradient step (none below 10 sessions)."""
+        order = check_random_state(seed).permutation(n)
+        n_valid = int(round(self.validation_fraction * n)) if n >= 10 else 0
+        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+    def _set_threshold(self, scores, held_out):
         if self.contamination == "auto":
-            threshold = np.max(scores[valid_idx] if n_valid else scores)
+            threshold = np.max(scores[held_out] if len(held_out) else scores)
         else:
             threshold = np.percentile(scores, 100 * (1 - self.contamination))
         self.threshold_ = float(threshold + THRESHOLD_MARGIN * abs(threshold))
         self.offset_ = -self.threshold_
-        self.fit_time_ = time.perf_counter() - start
-        return self
 
     # ------------------------------------------------------------ inference
     def _bytes_per_event(self):

@@ -288,13 +288,7 @@ def test_fit_is_idempotent_and_forgets_earlier_fits(name):
 
 
 #: (estimator, method) -> why its output depends on the batch today (strict: a fix fails it)
-BATCH_DEPENDENT = {
-    ("ALogSCAN", "explain"): (
-        "with max pooling, repeated events tie for a channel's maximum and the tie goes to "
-        "a position that depends on the batch: explain([s]) != explain([s, s])[0] for a "
-        "session of five 'write' events (the sum is unchanged)"
-    ),
-}
+BATCH_DEPENDENT = {}
 
 
 def _order_cases():

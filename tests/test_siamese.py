@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV
+from sklearn.metrics import f1_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
@@ -74,7 +75,7 @@ def test_labels_are_kept(toy):
     labels = np.where(y == 1, "anomaly", "normal")
     clf = SiameseClassifier(**TINY).fit(X, labels)
     assert set(clf.classes_) == {"anomaly", "normal"}
-    assert set(clf.predict(X)) <= {"anomaly", "normal"}
+    assert (clf.predict(X) == labels).mean() >= 0.9
 
 
 def test_same_seed_same_predictions(toy):
@@ -168,7 +169,6 @@ def test_one_class_is_rejected(toy):
 
 def test_clone_gridsearch_joblib(tmp_path, toy, fitted):
     X, y = toy
-    assert clone(fitted).get_params() == fitted.get_params()
     path = tmp_path / "siamese.joblib"
     joblib.dump(fitted, path)
     loaded = joblib.load(path)
@@ -176,7 +176,13 @@ def test_clone_gridsearch_joblib(tmp_path, toy, fitted):
     search = GridSearchCV(SiameseClassifier(**{**TINY, "max_epochs": 2}),
                           {"n_negatives": [1, 2]}, cv=2, scoring=anomaly_scorer("f1"))
     search.fit(X, y)
-    assert search.best_params_["n_negatives"] in (1, 2)
+    # every fold's score is the anomaly-class F1 of that fold's fit, computed by hand
+    for k, (train, test) in enumerate(StratifiedKFold(2).split(X, y)):
+        for i, params in enumerate(search.cv_results_["params"]):
+            clf = clone(search.estimator).set_params(**params).fit(
+                [X[j] for j in train], y[train])
+            expected = f1_score(y[test], clf.predict([X[j] for j in test]), zero_division=0)
+            assert search.cv_results_[f"split{k}_test_score"][i] == pytest.approx(expected)
 
 
 @pytest.mark.slow

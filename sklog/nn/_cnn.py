@@ -13,6 +13,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+#: Relative gap under which two pooled values count as a tie (float32 noise).
+TIE_TOLERANCE = 1e-5
+
 
 class MultiKernelCNNEncoder(nn.Module):
     """Parallel ``Conv1d`` branches (one per kernel size), max-pooled over valid positions.
@@ -67,7 +70,8 @@ class MultiKernelCNNEncoder(nn.Module):
         maps : list of tensors ``(n, channels, L)``
             Per-branch feature maps (the decoder's input).
         argmax : tensor ``(n, channels * n_kernels)`` of int64
-            The position each latent coordinate was pooled from (max pooling;
+            The position each latent coordinate was pooled from (max pooling:
+            the first position within :data:`TIE_TOLERANCE` of the maximum;
             zeros for mean pooling), for explanations.
         """
         h = x.transpose(1, 2)
@@ -81,10 +85,14 @@ class MultiKernelCNNEncoder(nn.Module):
                 pooled.append(m.masked_fill(invalid, 0.0).sum(dim=-1) / n_valid)
                 where.append(torch.zeros(m.shape[:2], dtype=torch.long, device=m.device))
                 continue
-            value, index = m.masked_fill(invalid, float("-inf")).max(dim=-1)
+            masked = m.masked_fill(invalid, float("-inf"))
+            value = masked.max(dim=-1).values
             empty = torch.isinf(value)
             pooled.append(value.masked_fill(empty, 0.0))
-            where.append(index)
+            # repeated events tie for the maximum, and float32 noise that depends on the
+            # batch would pick among them: take the first position within that noise
+            tol = (TIE_TOLERANCE * value.abs()).masked_fill(empty, 0.0).unsqueeze(-1)
+            where.append((masked >= value.unsqueeze(-1) - tol).int().argmax(dim=-1))
         return torch.cat(pooled, dim=1), maps, torch.cat(where, dim=1)
 
 
