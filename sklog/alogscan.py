@@ -299,6 +299,10 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         epoch, which bounds the epoch cost on large logs. ``None``: all.
     device : str, default="auto"
         ``"auto"`` picks CUDA when available, else CPU.
+    n_jobs : int or None, default=None
+        Threads torch uses on CPU during ``fit`` and inference (``None``: 1,
+        ``-1``: all cores, as in scikit-learn). These models are too small to
+        gain from more, and on a busy machine more threads slow them down.
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, the held-out split, batch order and the DFLF
         ``kappa`` draws: the same seed gives the same scores on CPU.
@@ -379,6 +383,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         "patience": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_samples": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "device": [str, object],
+        "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -406,6 +411,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         patience=20,
         max_samples=10000,
         device="auto",
+        n_jobs=None,
         random_state=None,
         verbose=0,
     ):
@@ -429,6 +435,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         self.patience = patience
         self.max_samples = max_samples
         self.device = device
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 

@@ -138,6 +138,10 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         Epochs without improvement before early stopping; the best weights are kept.
     device : str, default="auto"
         ``"auto"`` uses CUDA when available.
+    n_jobs : int or None, default=None
+        Threads torch uses on CPU during ``fit`` and inference (``None``: 1,
+        ``-1``: all cores, as in scikit-learn). These models are too small to
+        gain from more, and on a busy machine more threads slow them down.
     verbose : int, default=0
         Print skorch's epoch log and a progress bar when positive.
     random_state : int, RandomState instance or None, default=None
@@ -188,6 +192,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "patience": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, None],
+        "n_jobs": [numbers.Integral, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -215,6 +220,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         validation_fraction=0.1,
         patience=3,
         device="auto",
+        n_jobs=None,
         verbose=0,
         random_state=None,
     ):
@@ -238,6 +244,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.device = device
+        self.n_jobs = n_jobs
         self.verbose = verbose
         self.random_state = random_state
 

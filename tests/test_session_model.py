@@ -91,3 +91,16 @@ def test_occlusion_removes_exactly_one_event(fitted_siamese):
     proba = clf.predict_proba([session] + [session[:j] + session[j + 1:]
                                            for j in range(len(session))])[:, 1]
     np.testing.assert_allclose(weights, proba[0] - proba[1:], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_jobs, expected", [(None, 1), (2, 2)])
+def test_torch_threads_follow_n_jobs_and_are_restored(n_jobs, expected):
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        est = SiameseClassifier(n_jobs=n_jobs)
+        with est._threads():
+            assert torch.get_num_threads() == expected
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)

@@ -35,7 +35,7 @@ class SessionModelMixin:
     """Shared plumbing of neural estimators on sessions of template strings.
 
     Mix in before ``BaseEstimator``. The estimator must have the parameters
-    ``device``, ``random_state`` and ``verbose``. Subclasses set
+    ``device``, ``random_state``, ``verbose`` and ``n_jobs``. Subclasses set
     ``max_length_`` (``None``: no cut) before encoding, and may override
     :meth:`_template_vectors` and :meth:`_bytes_per_event`.
     """
@@ -63,9 +63,29 @@ class SessionModelMixin:
 
     @contextlib.contextmanager
     def _seeded(self, seed):
-        """Module initialisation and batch order under ``seed``; the caller's RNG untouched."""
-        with torch_seed(seed, self.device_):
+        """Training under ``seed`` (module initialisation, batch order) and ``n_jobs``
+        threads; the caller's RNG and thread setting are restored afterwards."""
+        with torch_seed(seed, self.device_), self._threads():
             yield
+
+    @contextlib.contextmanager
+    def _threads(self):
+        """torch's intra-op threads = ``effective_n_jobs(n_jobs)`` (``None``: 1), restored after.
+
+        The per-operation work of these models (hundreds of sessions times tens
+        of units) is too small to pay for thread synchronisation: on a 2-core
+        machine under load, torch's default of one thread per core made a
+        Siamese epoch tens of times slower than one thread.
+        """
+        import torch
+        from joblib import effective_n_jobs
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(max(1, effective_n_jobs(getattr(self, "n_jobs", None))))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)
 
     # ------------------------------------------------------------- encoding
     def _sessions(self, X):
@@ -131,7 +151,7 @@ class SessionModelMixin:
             from tqdm.auto import tqdm
 
             outputs = tqdm(outputs, desc=desc, total=-(-n // dataset.batch_size), leave=False)
-        with torch.no_grad():
+        with torch.no_grad(), self._threads():
             parts = [np.asarray(fn(out)) for out in outputs]
         if not parts:
             return np.zeros((0,))
