@@ -11,59 +11,44 @@ numbers are a smoke test, the benchmark has the real ones.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 
 import numpy as np
 
-#: (row label, module, factory name, keyword arguments, threshold rule)
-DEMO_METHODS = (
-    ("PCA", "sklog.baselines", "PCADetector", {},
-     "Q-statistic at confidence 0.999 (training counts)"),
-    ("InvariantsMiner", "sklog.baselines", "InvariantsMiner", {},
-     "any violated invariant mined from training sessions"),
-    ("LogClustering", "sklog.baselines", "LogClustering", {},
-     "distance to normal training clusters"),
-    ("LogisticRegression", "sklog.baselines", "make_logistic_regression", {"random_state": 0},
-     "the classifier's own decision rule (predict)"),
-    ("DecisionTree", "sklog.baselines", "make_decision_tree", {"random_state": 0},
-     "the classifier's own decision rule (predict)"),
-    ("ALogSCAN (demo: 5 epochs)", "sklog.alogscan", "ALogSCAN",
-     {"max_epochs": 5, "patience": 5, "channels": 32, "device": "cpu", "random_state": 0},
-     "contamination='auto' on held-out normal training sessions"),
-    ("SiameseClassifier (demo: 3 epochs)", "sklog.siamese", "SiameseClassifier",
-     {"max_epochs": 3, "device": "cpu", "random_state": 0},
-     "argmax of the embedding classifier; no threshold tuned"),
-)
 
-
-def _factory(module, name):
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
+def demo_label(method):
+    """A method's row label in the demo: its label, with the demo settings when it has any."""
+    if not method.demo_params:
+        return method.label
+    settings = ", ".join(f"{k}={v}" for k, v in method.demo_params.items())
+    return f"{method.label} (demo: {settings})"
 
 
 def demo_cells():
-    """The demo's rows as benchmark cells, skipping methods this build does not have."""
-    from sklearn.pipeline import Pipeline
+    """The demo's rows as benchmark cells.
 
+    One per method of :data:`sklog.methods.METHODS` that has ``demo_params``,
+    skipping methods this build does not have.
+    """
     from .benchmarks import BenchmarkCell
-    from .preprocessing import DrainTemplater
+    from .methods import METHODS
 
     cells = []
-    for label, module, name, kwargs, rule in DEMO_METHODS:
-        factory = _factory(module, name)
-        if factory is None:
+    for method in METHODS.values():
+        if method.demo_params is None:
+            continue
+        try:
+            method.load_factory()
+        except ImportError:
             continue
 
-        def build(random_state, factory=factory, kwargs=kwargs):
-            params = {k: (random_state if k == "random_state" else v) for k, v in kwargs.items()}
-            return Pipeline([("templater", DrainTemplater(log_format="HDFS")),
-                             ("model", factory(**params))])
+        def build(random_state, method=method):
+            return method.build_pipeline(log_format="HDFS", random_state=random_state,
+                                         **method.demo_params)
 
-        cells.append(BenchmarkCell("hdfs_sample", "natural", label, build, True, rule))
+        cells.append(BenchmarkCell("hdfs_sample", "natural", demo_label(method), build, True,
+                                   method.threshold_rule, method.name))
     return cells
 
 
@@ -104,8 +89,7 @@ def _plot(results, split, out):
 
 def _trace(results, split, hdfs, *, top=8, write=print):
     """Print one detected anomalous test block with its raw lines and the lines that drove it."""
-    from .cli import explain
-    from .metrics import predict_anomaly
+    from .inspection import score_sessions
 
     explained = []
     for row, model, scores in results:
@@ -118,17 +102,18 @@ def _trace(results, split, hdfs, *, top=8, write=print):
     for _, row, model, scores in explained:
         if not len(hits):
             break
-        flagged = hits[predict_anomaly(model, [split.X_test[i] for i in hits])]
+        is_anomaly, _, weights_of = score_sessions(model, [split.X_test[i] for i in hits],
+                                                   explain=True)
+        flagged = hits[is_anomaly]
         pool = flagged if len(flagged) else hits
         # a block long enough that the marked lines stand out from the rest, if any
         long = pool[[len(split.X_test[i]) > top + 2 for i in pool]]
         pool = long if len(long) else pool
         i = int(pool[np.argmax(scores[pool])])
         session = split.X_test[i]
-        weights_of = explain(model, [session])
-        if weights_of is None or weights_of[0] is None:
+        weights = None if weights_of is None else weights_of[int(np.searchsorted(hits, i))]
+        if weights is None:
             continue
-        weights = weights_of[0]
         k = int(split.test_index[i])
         numbers = np.asarray(hdfs.line_indices[k]) + 1
         detected = len(flagged) > 0

@@ -9,7 +9,8 @@
     sklog demo
     sklog datasets list
 
-Errors (bad arguments, unreadable files, a model written by another sklog
+The ``--method`` names are those of :mod:`sklog.methods`. Errors (bad
+arguments, unreadable files, a model written by another sklog
 version) print one line on stderr and exit non-zero; set ``SKLOG_DEBUG=1`` to
 see the traceback instead. Model files are pickles: load only files you
 trust, loading one can execute code.
@@ -18,7 +19,6 @@ trust, loading one can execute code.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -28,30 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .methods import METHODS
+
 #: What a model file holds; bumped when the dict layout changes.
 MODEL_FORMAT = "sklog-model/1"
-
-#: ``--method`` name -> (kind, module, attribute, keyword arguments, description).
-#: Detectors learn normal behaviour (labels optional); classifiers need labels.
-METHODS = {
-    "pca": ("detector", "sklog.baselines", "PCADetector", {}, "PCA residual on template counts"),
-    "invariants": ("detector", "sklog.baselines", "InvariantsMiner", {},
-                   "invariants mining on template counts"),
-    "clustering": ("detector", "sklog.baselines", "LogClustering", {},
-                   "log clustering on template counts"),
-    "alogscan": ("detector", "sklog.alogscan", "ALogSCAN", {"random_state": None},
-                 "ALogSCAN: compression-based scoring of sessions"),
-    "logistic": ("classifier", "sklog.baselines", "make_logistic_regression",
-                 {"random_state": None}, "logistic regression on template counts"),
-    "decision_tree": ("classifier", "sklog.baselines", "make_decision_tree",
-                      {"random_state": None}, "decision tree on template counts"),
-    "linear_svc": ("classifier", "sklog.baselines", "make_linear_svc", {"random_state": None},
-                   "linear SVM on template counts"),
-    "gradient_boosting": ("classifier", "sklog.baselines", "make_hist_gradient_boosting",
-                          {"random_state": None}, "gradient boosting on template counts"),
-    "siamese": ("classifier", "sklog.siamese", "SiameseClassifier", {"random_state": None},
-                "Siamese LSTM"),
-}
 
 
 class CommandError(Exception):
@@ -85,64 +65,6 @@ def _check_readable(path, what="log file"):
     return path
 
 
-def _build_method(name, random_state):
-    kind, module, attr, kwargs, _ = METHODS[name]
-    try:
-        factory = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise CommandError(f"method {name!r} is not available in this build ({exc})") from None
-    kwargs = {k: (random_state if k == "random_state" else v) for k, v in kwargs.items()}
-    return kind, factory(**kwargs)
-
-
-def build_pipeline(method, *, log_format=None, random_state=0):
-    """``DrainTemplater(log_format) -> method``: raw lines in, anomaly decisions out."""
-    from sklearn.pipeline import Pipeline
-
-    from .preprocessing import DrainTemplater
-
-    kind, estimator = _build_method(method, random_state)
-    return kind, Pipeline([("templater", DrainTemplater(log_format=log_format)),
-                           ("model", estimator)])
-
-
-def explain(model, sessions):
-    """Per-line weights of what drove each session's score, or ``None`` when unavailable.
-
-    Uses ``model.explain`` if the model has one, else the ``explain`` of a
-    pipeline's last step applied to the output of the steps before it.
-    """
-    target, data = model, sessions
-    if not hasattr(target, "explain"):
-        steps = getattr(model, "steps", None)
-        if not steps or not hasattr(steps[-1][1], "explain"):
-            return None
-        data = model[:-1].transform(sessions) if len(steps) > 1 else sessions
-        target = steps[-1][1]
-    weights = target.explain(data)
-    return [np.asarray(w, dtype=float) if w is not None and len(w) == len(s) else None
-            for w, s in zip(weights, sessions, strict=True)]
-
-
-def _prepare_lines(lines, label_column):
-    """Split off the BGL-style label column, so the model never reads the answer."""
-    from .preprocessing import bgl_line_labels, strip_label_column
-
-    if not label_column:
-        return lines, None
-    return strip_label_column(lines), bgl_line_labels(lines)
-
-
-def _cut(lines, rule):
-    """Sessions of ``lines`` by the model's rule: (sessions, ids, line_indices)."""
-    from .preprocessing import sessions_from_lines, windows_from_lines
-
-    if rule["mode"] == "key":
-        return sessions_from_lines(lines, key=rule["key"])
-    sessions, indices = windows_from_lines(lines, size=rule["size"])
-    return sessions, None, indices
-
-
 def _session_rule(args):
     if args.session_key is not None:
         import re
@@ -158,6 +80,14 @@ def _session_rule(args):
     return {"mode": "window", "size": args.window}
 
 
+def _session_batches(lines, rule, label_column, batch_size=1000):
+    """The sessions of ``lines`` cut by a model's session rule, in batches."""
+    from .preprocessing import iter_session_batches
+
+    cut = {"key": rule["key"]} if rule["mode"] == "key" else {"window": rule["size"]}
+    return iter_session_batches(lines, **cut, batch_size=batch_size, label_column=label_column)
+
+
 # -- sklog fit --------------------------------------------------------------------------------
 
 def cmd_fit(args):
@@ -165,8 +95,10 @@ def cmd_fit(args):
     import joblib
 
     from . import __version__
-    from .preprocessing import iter_lines, labels_from_line_labels, labels_from_table
+    from .methods import get_method
+    from .preprocessing import iter_lines, labels_from_table
 
+    method = get_method(args.method)
     path = _check_readable(args.logfile)
     rule = _session_rule(args)
     out_dir = Path(args.out).resolve().parent
@@ -181,28 +113,31 @@ def cmd_fit(args):
             raise CommandError("--labels FILE (an id,label table) needs --session-key; "
                                "with --window use --labels column1")
         table = read_label_table(_check_readable(args.labels, "labels file"))
-    kind = METHODS[args.method][0]
-    if kind == "classifier" and not args.labels:
+    if method.needs_labels and not args.labels:
         raise CommandError(f"--method {args.method} is supervised: give --labels FILE or "
                            "--labels column1")
 
-    lines = list(_progress(iter_lines(path), desc="reading", unit=" lines"))
-    lines, line_labels = _prepare_lines(lines, label_column)
-    sessions, ids, indices = _cut(lines, rule)
+    lines = _progress(iter_lines(path), desc="reading", unit=" lines")
+    batches = list(_session_batches(lines, rule, label_column))
+    sessions = [session for batch in batches for session in batch.sessions]
     if not sessions:
         how = f" with --session-key {rule['key']!r}" if rule["mode"] == "key" else ""
         raise CommandError(f"no session found in {path}{how}")
     y = None
     if table is not None:
         try:
-            y = labels_from_table(ids, table)
+            y = labels_from_table([i for batch in batches for i in batch.session_ids], table)
         except KeyError as exc:
             raise CommandError(f"{args.labels}: {exc.args[0]}") from None
     elif label_column:
-        y = labels_from_line_labels(line_labels, indices)
+        y = np.concatenate([batch.labels for batch in batches])
 
-    kind, pipeline = build_pipeline(args.method, log_format=args.log_format,
-                                    random_state=args.seed)
+    try:
+        pipeline = method.build_pipeline(log_format=args.log_format, random_state=args.seed)
+    except ImportError as exc:
+        raise CommandError(f"method {args.method!r} is not available in this build ({exc})"
+                           ) from None
+    kind = method.kind
     if kind == "detector":
         X = sessions if y is None else [sessions[i] for i in np.flatnonzero(y == 0)]
         fit_y = None
@@ -269,75 +204,33 @@ def load_model(path):
     return model
 
 
-def _iter_batches(path, model, batch_size):
-    """Stream ``(sessions, raw_lines, ids, line_numbers, labels)`` batches from a log file.
-
-    Windows are cut chunk by chunk, so memory stays bounded however long the
-    file; sessions keyed by an id are complete only at the end of the file, so
-    they are grouped first (holding the file's lines once) and then scored in
-    batches.
-    """
-    from .preprocessing import iter_lines, labels_from_line_labels
-
-    rule, label_column = model["session_rule"], model["label_column"]
-    lines_iter = _progress(iter_lines(path), desc="scoring", unit=" lines")
-    if rule["mode"] == "key":
-        raw = list(lines_iter)
-        lines, line_labels = _prepare_lines(raw, label_column)
-        sessions, ids, indices = _cut(lines, rule)
-        labels = None if line_labels is None else labels_from_line_labels(line_labels, indices)
-        for lo in range(0, len(sessions), batch_size):
-            hi = lo + batch_size
-            yield (sessions[lo:hi], [[raw[k] for k in i] for i in indices[lo:hi]], ids[lo:hi],
-                   [i + 1 for i in indices[lo:hi]], None if labels is None else labels[lo:hi])
-        return
-    chunk_lines = rule["size"] * batch_size
-    offset = 0
-    buffer = []
-
-    def flush(buffer, offset):
-        lines, line_labels = _prepare_lines(buffer, label_column)
-        sessions, _, indices = _cut(lines, rule)
-        numbers = [offset + i + 1 for i in indices]
-        ids = [f"lines {n[0]}-{n[-1]}" for n in numbers]
-        labels = None if line_labels is None else labels_from_line_labels(line_labels, indices)
-        return sessions, [[buffer[k] for k in i] for i in indices], ids, numbers, labels
-
-    for line in lines_iter:
-        buffer.append(line)
-        if len(buffer) == chunk_lines:
-            yield flush(buffer, offset)
-            offset += len(buffer)
-            buffer = []
-    if buffer:
-        yield flush(buffer, offset)
-
-
 def cmd_detect(args):
     """Score every session of a log file; print the anomalous ones with their raw lines."""
-    from .metrics import anomaly_score, evaluate_predictions, predict_anomaly
+    from .inspection import score_sessions
+    from .metrics import evaluate_predictions
+    from .preprocessing import iter_lines
 
     model = load_model(args.model)
     path = _check_readable(args.logfile)
     pipeline = model["pipeline"]
+    lines = _progress(iter_lines(path), desc="scoring", unit=" lines")
     n_sessions = n_anomalous = 0
     truth, flagged, all_scores = [], [], []
-    for sessions, raw, ids, numbers, labels in _iter_batches(path, model, args.batch_size):
-        if not sessions:
-            continue
-        is_anomaly = predict_anomaly(pipeline, sessions)
-        scores = anomaly_score(pipeline, sessions)
-        picked = np.arange(len(sessions)) if args.all else np.flatnonzero(is_anomaly)
-        weights = explain(pipeline, [sessions[i] for i in picked]) if len(picked) else []
-        for j, i in enumerate(picked):
-            record = _record(ids[i], raw[i], numbers[i], scores[i], bool(is_anomaly[i]),
-                             weights[j] if weights is not None else None, args.top_lines,
-                             None if labels is None else int(labels[i]))
+    for batch in _session_batches(lines, model["session_rule"], model["label_column"],
+                                  args.batch_size):
+        is_anomaly, scores, weights = score_sessions(
+            pipeline, batch.sessions, explain=True if args.all else "anomalies")
+        picked = np.arange(len(batch.sessions)) if args.all else np.flatnonzero(is_anomaly)
+        for i in picked:
+            record = _record(batch.session_ids[i], batch.raw_lines[i], batch.line_numbers[i],
+                             scores[i], bool(is_anomaly[i]),
+                             None if weights is None else weights[i], args.top_lines,
+                             None if batch.labels is None else int(batch.labels[i]))
             _print_record(record, args.format)
-        n_sessions += len(sessions)
+        n_sessions += len(batch.sessions)
         n_anomalous += int(is_anomaly.sum())
-        if labels is not None:
-            truth.append(labels)
+        if batch.labels is not None:
+            truth.append(batch.labels)
             flagged.append(is_anomaly)
             all_scores.append(scores)
     summary = f"{path.name}: {n_sessions} sessions scored, {n_anomalous} anomalous"
@@ -405,10 +298,17 @@ def cmd_datasets(args):
 
 
 def cmd_bench(args):
+    """``python -m sklog.benchmarks`` under another name; its options are read only here."""
+    from .benchmarks._harness import build_parser as bench_parser
     from .benchmarks._harness import main as bench_main
 
-    args.prog = "sklog bench"
-    return bench_main(args=args)
+    parser = bench_parser(_Parser(prog="sklog bench", description=BENCH_DESCRIPTION))
+    try:
+        bench_args = parser.parse_args(args.bench_argv)
+    except SystemExit as exc:  # --help or a usage error
+        return exc.code if isinstance(exc.code, int) else 2
+    bench_args.prog = "sklog bench"
+    return bench_main(args=bench_args)
 
 
 def cmd_demo(args):
@@ -420,7 +320,23 @@ def cmd_demo(args):
 
 # -- parser -----------------------------------------------------------------------------------
 
+BENCH_DESCRIPTION = "Run the registered (dataset, protocol, method) cells."
+
+
+def _methods_epilog():
+    import textwrap
+
+    lines = ["methods (detectors learn normal behaviour: given labels, they are fitted on the",
+             "normal sessions only):"]
+    for name, method in METHODS.items():
+        needs = ", needs --labels" if method.needs_labels else ""
+        lines.append(textwrap.fill(f"{method.description} ({method.kind}{needs})", width=79,
+                                   initial_indent=f"  {name:18s} ", subsequent_indent=" " * 21))
+    return "\n".join(lines)
+
+
 def build_parser():
+    """The ``sklog`` argument parser (``bench`` options are parsed by :func:`cmd_bench`)."""
     parser = _Parser(prog="sklog", description="Log anomaly detection with the scikit-learn API.")
     from . import __version__
 
@@ -429,7 +345,9 @@ def build_parser():
 
     fit = sub.add_parser("fit", help="train a pipeline on your own log file",
                          description="Cut LOGFILE into sessions, fit DrainTemplater + a method, "
-                                     "and save the pipeline with its session rule.")
+                                     "and save the pipeline with its session rule.",
+                         epilog=_methods_epilog(),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     fit.add_argument("logfile", metavar="LOGFILE", help="plain, .gz, .bz2 or .zst log file")
     rule = fit.add_mutually_exclusive_group(required=True)
     rule.add_argument("--session-key", metavar="REGEX",
@@ -440,11 +358,8 @@ def build_parser():
                      help="session labels: an id,label csv (with --session-key), or 'column1' "
                           "for BGL/Thunderbird logs whose first column is '-' on normal lines "
                           "(the column is removed before training)")
-    fit.add_argument("--method", required=True, choices=sorted(METHODS), metavar="NAME",
-                     help="detectors: pca, invariants, clustering, alogscan (labels optional; "
-                          "with labels they learn from normal sessions only); classifiers, "
-                          "which need --labels: logistic, decision_tree, linear_svc, "
-                          "gradient_boosting, siamese")
+    fit.add_argument("--method", required=True, choices=list(METHODS), metavar="NAME",
+                     help="the method (listed below)")
     fit.add_argument("--out", required=True, metavar="MODEL", help="where to write the model "
                                                                    "(joblib)")
     fit.add_argument("--log-format", default=None,
@@ -470,11 +385,10 @@ def build_parser():
     detect.add_argument("--quiet", action="store_true", help="no summary line on stderr")
     detect.set_defaults(func=cmd_detect)
 
-    from .benchmarks._harness import build_parser as bench_parser
-
+    # the benchmark's options are parsed by cmd_bench, so `sklog --help` and the
+    # other commands never import sklog.benchmarks
     bench = sub.add_parser("bench", help="run the benchmark (python -m sklog.benchmarks)",
-                           description="Run the registered (dataset, protocol, method) cells.")
-    bench_parser(bench)
+                           description=BENCH_DESCRIPTION, add_help=False)
     bench.set_defaults(func=cmd_bench)
 
     demo = sub.add_parser("demo", help="train every method on the bundled HDFS sample",
@@ -503,7 +417,11 @@ def main(argv=None):
     """Run the ``sklog`` command; returns the exit status."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if args.command == "bench":
+            args.bench_argv = extra
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version or a usage error
         return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:

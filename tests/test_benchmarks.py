@@ -280,3 +280,34 @@ def test_f1_ceiling_is_the_best_groupwise_labelling():
                for choice in product([0, 1], repeat=5))
     assert f1_ceiling(keys.tolist(), y) == pytest.approx(best)
     assert f1_ceiling(["a", "b"], [0, 0]) == 0.0
+
+
+def test_a_cells_module_that_fails_to_import_fails_the_listing(monkeypatch, tmp_path):
+    from sklog.benchmarks import cells
+
+    (tmp_path / "half_written.py").write_text("raise RuntimeError('not finished')\n")
+    monkeypatch.setattr(cells, "__path__", [*cells.__path__, str(tmp_path)])
+    with pytest.raises(ImportError, match="sklog.benchmarks.cells.half_written failed to "
+                                          "import: RuntimeError: not finished"):
+        _harness.load_cells()
+    with pytest.raises(ImportError, match="half_written"):
+        _harness.main(["--list"])
+
+
+def test_run_cell_scores_in_one_pass():
+    """The test part goes through the pipeline's transforming steps once: decisions and scores."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    batches = []
+
+    def record(X):
+        batches.append(len(X))
+        return X
+
+    split = make_split("hdfs_raw", "natural", _tiny_data(), seed=0)
+    cell = BenchmarkCell("hdfs_raw", "natural", "spy",
+                         lambda rs: make_pipeline(FunctionTransformer(record), SpyDetector()))
+    row = run_cell(cell, split, 0)
+    assert row["error"] is None and row["f1"] == 1.0
+    assert batches == [row["n_fit"], len(split.X_test)]  # fit once, score once

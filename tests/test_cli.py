@@ -119,6 +119,10 @@ def test_supervised_method_needs_labels(hdfs_slice, tmp_path, capsys):
     (["fit", "x.log", "--window", "20", "--method", "nope", "--out", "m"], "invalid choice"),
     (["detect", "x.log"], "--model"),
     (["frobnicate"], "invalid choice"),
+    (["fit", "x.log", "--window", "20", "--method", "pca", "--out", "m", "--frobnicate"],
+     "unrecognized arguments: --frobnicate"),
+    (["bench", "--repeat", "0"], "expected a positive integer"),
+    (["bench", "--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_arguments_one_line(argv, expected, capsys):
     line = _one_error_line(capsys, main(argv))
@@ -169,6 +173,28 @@ def test_help_everywhere(capsys):
                                ("fit", "detect", "bench", "demo", "datasets"))):
         assert main(argv) == 0
         assert "usage: sklog" in capsys.readouterr().out
+
+
+def test_help_lists_the_registered_methods(capsys):
+    from sklog.methods import METHODS
+
+    assert main(["fit", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for name, method in METHODS.items():
+        assert f"{name} {method.description}" in out
+    assert "compression" not in out  # ALogSCAN is a teacher/student CNN detector
+
+
+def test_help_imports_no_estimator_and_no_benchmark():
+    """``sklog --help`` stays fast: no torch, no scikit-learn, no sklog.benchmarks."""
+    code = ("import sys\nfrom sklog.cli import main\n"
+            "assert main(['--help']) == 0 and main(['fit', '--help']) == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sklearn', "
+            "'scipy') or m.startswith('sklog.benchmarks')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "[]"
 
 
 def test_datasets_list(capsys):

@@ -44,23 +44,28 @@ _RUSAGE_MEASURE = "max resident set size of the process so far (getrusage ru_max
 
 
 def load_cells():
-    """Import every module of :mod:`sklog.benchmarks.cells` and return the registered cells.
+    """Import every module of :mod:`sklog.benchmarks.cells` and return the benchmark cells.
 
-    A cells module that fails to import (a method still being written) is
-    reported on stderr and skipped, so the other rows still run.
+    The registered cells, then a default row for every method of
+    :data:`sklog.methods.METHODS` that none of them measures
+    (:func:`~sklog.benchmarks._registry.default_cells`). A cells module that
+    fails to import raises ``ImportError`` naming it: a broken row must not
+    disappear from the table unnoticed.
     """
     from . import cells
 
     for info in pkgutil.iter_modules(cells.__path__, cells.__name__ + "."):
         try:
             importlib.import_module(info.name)
-        except Exception as exc:  # noqa: BLE001 - one broken method must not stop the run
-            print(f"warning: skipping {info.name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        except Exception as exc:
+            raise ImportError(f"benchmark cells module {info.name} failed to import: "
+                              f"{type(exc).__name__}: {exc}") from exc
     # a module re-imported in the same process registers nothing twice
     unique = {}
     for cell in _registry.CELLS:
         unique.setdefault((cell.dataset, cell.protocol, cell.method), cell)
-    return list(unique.values())
+    registered = list(unique.values())
+    return registered + _registry.default_cells(registered)
 
 
 def _matches(value, patterns):
@@ -163,13 +168,17 @@ def training_data(estimator, split):
 def run_cell(cell, split, seed, *, keep=False):
     """Fit ``cell.build(seed)`` on the training part of ``split``, score the test part once.
 
-    Returns the result row; with ``keep=True`` also the fitted estimator and the
-    test anomaly scores (the demo plots them).
+    Decisions and scores come from one pass over the estimator
+    (:func:`sklog.inspection.score_sessions`), which
+    ``predict_sessions_per_second`` times. Returns the result row; with
+    ``keep=True`` also the fitted estimator and the test anomaly scores (the
+    demo plots them).
     """
     from sklearn.base import is_outlier_detector
 
     from .. import __version__
-    from ..metrics import anomaly_score, evaluate_predictions, predict_anomaly
+    from ..inspection import score_sessions
+    from ..metrics import evaluate_predictions
 
     row = {"dataset": cell.dataset, "protocol": cell.protocol, "method": cell.method,
            "seed": seed, "threshold_rule": cell.threshold_rule, **split.info,
@@ -194,10 +203,9 @@ def run_cell(cell, split, seed, *, keep=False):
             row["fit_seconds"] = time.perf_counter() - start
             y_true = np.asarray(split.y_test) == 1
             start = time.perf_counter()
-            y_pred = predict_anomaly(estimator, split.X_test)
+            y_pred, scores, _ = score_sessions(estimator, split.X_test)  # one pass
             elapsed = time.perf_counter() - start
             row["predict_sessions_per_second"] = len(split.X_test) / max(elapsed, 1e-9)
-            scores = anomaly_score(estimator, split.X_test)
         row.update(evaluate_predictions(y_true, y_pred, scores))
         # positions in the scored part, so rows can be compared error by error
         wrong = np.flatnonzero(np.asarray(y_pred, dtype=bool) != y_true)

@@ -1,14 +1,22 @@
 """The registry of benchmark cells: each method module adds its rows here.
 
-A cell is one (dataset, protocol, method) row of the results table. Method
-issues add a module under :mod:`sklog.benchmarks.cells` that calls
-:func:`register`; the harness never changes for a new method.
+A cell is one (dataset, protocol, method) row of the results table. A module
+under :mod:`sklog.benchmarks.cells` calls :func:`register` for the rows it
+wants; every method of :data:`sklog.methods.METHODS` that no registered row
+measures on raw HDFS gets a default row (:func:`default_cells`), so a new
+method is benchmarked from its registry entry alone and the harness never
+changes for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..methods import METHODS, get_method
+
+#: Where a method without rows of its own is measured, with default settings.
+DEFAULT_DATASET, DEFAULT_PROTOCOL = "hdfs_raw", "natural"
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,10 @@ class BenchmarkCell:
         Whether the row runs under ``--quick``.
     threshold_rule : str
         How the decision threshold is set, in words (recorded in the row).
+    method_name : str or None
+        The :mod:`sklog.methods` name of the method the row measures (with
+        any settings), e.g. ``"alogscan"``; ``None`` for rows of no
+        registered method.
     """
 
     dataset: str
@@ -41,16 +53,55 @@ class BenchmarkCell:
     build: Callable
     quick: bool = True
     threshold_rule: str = ""
+    method_name: str | None = None
 
 
 CELLS: list[BenchmarkCell] = []
 
 
-def register(dataset, protocol, method, *, quick=True, threshold_rule=""):
-    """Decorator registering ``build(random_state)`` as a benchmark cell."""
+def register(dataset, protocol, method, *, quick=True, threshold_rule=None, method_name=None):
+    """Decorator registering ``build(random_state)`` as a benchmark cell.
+
+    ``threshold_rule`` defaults to the rule of the :mod:`sklog.methods` entry
+    ``method_name`` (empty without one).
+    """
+    if threshold_rule is None:
+        threshold_rule = get_method(method_name).threshold_rule if method_name else ""
 
     def decorator(build):
-        CELLS.append(BenchmarkCell(dataset, protocol, method, build, quick, threshold_rule))
+        CELLS.append(BenchmarkCell(dataset, protocol, method, build, quick, threshold_rule,
+                                   method_name))
         return build
 
     return decorator
+
+
+def default_cells(cells):
+    """A default row for every method of :data:`sklog.methods.METHODS` that ``cells`` lack.
+
+    A method has no row of its own when no cell on ``DEFAULT_DATASET`` and
+    ``DEFAULT_PROTOCOL`` names it (``method_name``) or bears its label. Its
+    default row is ``DrainTemplater(log_format="HDFS")`` followed by the method
+    with its default settings, under its label, in the full run only.
+
+    Parameters
+    ----------
+    cells : list of BenchmarkCell
+
+    Returns
+    -------
+    defaults : list of BenchmarkCell
+    """
+    here = [c for c in cells if (c.dataset, c.protocol) == (DEFAULT_DATASET, DEFAULT_PROTOCOL)]
+    covered = {c.method_name for c in here} | {c.method for c in here}
+    defaults = []
+    for name, method in METHODS.items():
+        if name in covered or method.label in covered:
+            continue
+
+        def build(random_state, method=method):
+            return method.build_pipeline(log_format="HDFS", random_state=random_state)
+
+        defaults.append(BenchmarkCell(DEFAULT_DATASET, DEFAULT_PROTOCOL, method.label, build,
+                                      False, method.threshold_rule, name))
+    return defaults

@@ -2,19 +2,18 @@
 
 Every row is fitted on normal training sessions only and thresholded with
 ``contamination="auto"``: the highest score of the held-out 10% of the
-training sessions (never used in a gradient step). The ablation rows switch
+training sessions (never used in a gradient step; the rule is that of
+:func:`sklog.methods.get_method` ``("alogscan")``). The ablation rows switch
 off one component each (``frequency_filtering``, ``infrequent_reconstruction``,
 ``center_loss``) with everything else unchanged.
 """
 
 from __future__ import annotations
 
+from ...methods import get_method
 from .._registry import register
 
-THRESHOLD_RULE = (
-    "contamination='auto': max anomaly score over the held-out 10% of the normal "
-    "training sessions (not used in gradient steps)"
-)
+METHOD = get_method("alogscan")
 
 #: row label -> parameters; only the "quick" row runs under ``--quick`` (a full fit
 #: takes minutes per row on 2 CPU cores)
@@ -30,32 +29,19 @@ ROWS = {
 
 def _hdfs(params):
     def build(random_state):
-        from sklearn.pipeline import make_pipeline
-
-        from ...alogscan import ALogSCAN
-        from ...preprocessing import DrainTemplater
-
-        return make_pipeline(
-            DrainTemplater(log_format="HDFS"), ALogSCAN(random_state=random_state, **params)
-        )
+        return METHOD.build_pipeline(log_format="HDFS", random_state=random_state, **params)
 
     return build
 
 
 def _bgl(params):
     def build(random_state):
-        from ...alogscan import ALogSCAN
-
-        return ALogSCAN(random_state=random_state, **params)
+        return METHOD.build(random_state, **params)
 
     return build
 
 
 for _name, _params in ROWS.items():
     _quick = _name.startswith("ALogSCAN (quick")
-    register("hdfs_raw", "natural", _name, quick=_quick, threshold_rule=THRESHOLD_RULE)(
-        _hdfs(_params)
-    )
-    register("bgl_seq", "balanced", _name, quick=_quick, threshold_rule=THRESHOLD_RULE)(
-        _bgl(_params)
-    )
+    register("hdfs_raw", "natural", _name, quick=_quick, method_name=METHOD.name)(_hdfs(_params))
+    register("bgl_seq", "balanced", _name, quick=_quick, method_name=METHOD.name)(_bgl(_params))

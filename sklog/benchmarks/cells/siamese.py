@@ -5,36 +5,29 @@ architecture (embedding 24, BiLSTM 32 per direction, dense 64/64/64), binary
 cross-entropy on ``sigmoid(x1 . x2)``, early stopping on a seeded 10 %
 validation split of the training sessions, and the default classifier on the
 embeddings (standard scaling + MLP with 32 hidden units) predicting by argmax:
-no threshold is tuned.
+no threshold is tuned (the rule of :func:`sklog.methods.get_method` ``("siamese")``).
 """
 
 from __future__ import annotations
 
+from ...methods import get_method
 from .._registry import register
 
-_RULE = (
-    "argmax of the embedding classifier (scaler + MLP); early stopping on a seeded 10% "
-    "validation split of the training sessions; no threshold tuned"
-)
-
-
-def _siamese(random_state, **params):
-    from ...siamese import SiameseClassifier
-
-    return SiameseClassifier(random_state=random_state, **params)
+METHOD = get_method("siamese")
+_RULE = METHOD.threshold_rule
 
 
 @register("hdfs_deeplog", "supervised", "Siamese LSTM (K+1 pairs)", quick=True,
-          threshold_rule=_RULE)
+          method_name=METHOD.name)
 def _siamese_hdfs_kpone(random_state):
-    return _siamese(random_state, pairs="kpone")
+    return METHOD.build(random_state, pairs="kpone")
 
 
 @register("hdfs_deeplog", "supervised", "Siamese LSTM (all pairs, 50k/epoch)", quick=False,
           threshold_rule=_RULE + "; pairs drawn uniformly from all n(n-1)/2 pairs, "
-          "50,000 per epoch (CPU budget)")
+          "50,000 per epoch (CPU budget)", method_name=METHOD.name)
 def _siamese_hdfs_all(random_state):
-    return _siamese(random_state, pairs="all", max_pairs=50_000, max_epochs=10)
+    return METHOD.build(random_state, pairs="all", max_pairs=50_000, max_epochs=10)
 
 
 def _embedding_classifier(name):
@@ -65,14 +58,10 @@ _HDFS_RAW_VARIANTS = {
 
 def _siamese_hdfs_raw(params):
     def build(random_state):
-        from sklearn.pipeline import make_pipeline
-
-        from ...preprocessing import DrainTemplater
-
         kwargs = dict(params)
         if "classifier" in kwargs:
             kwargs["classifier"] = _embedding_classifier(kwargs["classifier"])
-        return make_pipeline(DrainTemplater(log_format="HDFS"), _siamese(random_state, **kwargs))
+        return METHOD.build_pipeline(log_format="HDFS", random_state=random_state, **kwargs)
 
     return build
 
@@ -82,10 +71,10 @@ for _suffix, _params in _HDFS_RAW_VARIANTS.items():
         "argmax of the named classifier on the embeddings" if "classifier" in _params
         else "argmax of the end-to-end class head") + "; early stopping as above"
     register("hdfs_raw", "natural", "DrainTemplater + Siamese LSTM" + _suffix, quick=False,
-             threshold_rule=_rule)(_siamese_hdfs_raw(_params))
+             threshold_rule=_rule, method_name=METHOD.name)(_siamese_hdfs_raw(_params))
 
 
 @register("bgl_seq", "supervised", "Siamese LSTM (K+1 pairs)", quick=False,
-          threshold_rule=_RULE + "; 512 pairs per batch, lr 3e-3")
+          threshold_rule=_RULE + "; 512 pairs per batch, lr 3e-3", method_name=METHOD.name)
 def _siamese_bgl(random_state):
-    return _siamese(random_state, batch_size=512, lr=3e-3)
+    return METHOD.build(random_state, batch_size=512, lr=3e-3)

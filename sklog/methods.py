@@ -1,0 +1,267 @@
+"""The methods of scikit-log, listed once for the ``sklog`` command, the demo and the benchmark.
+
+Each :class:`Method` names an estimator factory by a lazy ``"module:attribute"``
+string, so importing this registry imports neither torch nor scikit-learn.
+A new method needs its module and one entry in :data:`METHODS`; it then
+appears in ``sklog fit --method``, in ``sklog demo`` (when it has
+``demo_params``) and, when no benchmark cell measures it on raw HDFS yet, in a
+default ``hdfs_raw``/``natural`` benchmark row.
+
+Examples
+--------
+>>> from sklog.methods import METHODS, get_method
+>>> list(METHODS)[:3]
+['pca', 'invariants', 'clustering']
+>>> method = get_method("alogscan")
+>>> method.label, method.kind, method.needs_labels
+('ALogSCAN', 'detector', False)
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+KINDS = ("detector", "classifier")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method: what builds it, what it needs, how it decides.
+
+    Parameters
+    ----------
+    name : str
+        The ``sklog fit --method`` name, e.g. ``"alogscan"``.
+    label : str
+        The display name in tables, e.g. ``"ALogSCAN"``; also the label of
+        the method's default benchmark row.
+    factory : str
+        ``"module:attribute"`` of a class or function returning an unfitted
+        estimator, e.g. ``"sklog.alogscan:ALogSCAN"``. Imported only by
+        :meth:`load_factory`.
+    kind : {"detector", "classifier"}
+        Detectors learn normal behaviour (``OutlierMixin``); classifiers
+        learn from labeled sessions.
+    needs_labels : bool
+        Whether ``fit`` needs session labels.
+    threshold_rule : str
+        How the method turns scores into anomaly decisions, in words; recorded
+        in every benchmark row of the method.
+    description : str
+        One line for ``sklog fit --help``.
+    demo_params : dict or None, default=None
+        Small settings for ``sklog demo`` (few epochs), or ``None`` to leave
+        the method out of the demo.
+    accepts_random_state : bool, default=False
+        Whether the factory takes ``random_state``.
+
+    Examples
+    --------
+    >>> from sklog.methods import Method
+    >>> method = Method(
+    ...     name="pca", label="PCA", factory="sklog.baselines:PCADetector", kind="detector",
+    ...     needs_labels=False, threshold_rule="Q-statistic", description="PCA residual")
+    >>> method.build(n_components=3)
+    PCADetector(n_components=3)
+    """
+
+    name: str
+    label: str
+    factory: str
+    kind: str
+    needs_labels: bool
+    threshold_rule: str
+    description: str
+    demo_params: dict | None = field(default=None, compare=False)
+    accepts_random_state: bool = False
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Method {self.name!r}: kind must be one of {KINDS}, "
+                             f"got {self.kind!r}.")
+        module, _, attribute = self.factory.partition(":")
+        if not module or not attribute:
+            raise ValueError(f"Method {self.name!r}: factory must be 'module:attribute', "
+                             f"got {self.factory!r}.")
+        if self.demo_params is not None:  # one shared entry: nobody edits it by accident
+            object.__setattr__(self, "demo_params", MappingProxyType(dict(self.demo_params)))
+
+    def load_factory(self):
+        """Import and return the factory (a class or a function).
+
+        Returns
+        -------
+        factory : callable
+            Raises ``ImportError`` when this installation lacks the method.
+        """
+        module, _, attribute = self.factory.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attribute)
+        except AttributeError as exc:
+            raise ImportError(f"{module} has no {attribute!r} (method {self.name!r})") from exc
+
+    def build(self, random_state=None, **params):
+        """An unfitted estimator: ``factory(**params)``, seeded when the factory takes one.
+
+        Parameters
+        ----------
+        random_state : int, RandomState instance or None, default=None
+            Passed on when :attr:`accepts_random_state`; ignored otherwise
+            (the method has no randomness).
+        **params
+            Keyword arguments of the factory.
+
+        Returns
+        -------
+        estimator : estimator or Pipeline
+        """
+        if self.accepts_random_state:
+            params = {"random_state": random_state, **params}
+        return self.load_factory()(**params)
+
+    def build_pipeline(self, log_format=None, random_state=None, **params):
+        """``DrainTemplater(log_format)`` followed by the method: raw lines in, decisions out.
+
+        When the factory already returns a pipeline (the supervised baselines
+        do), the templater becomes its first step, so the pipeline stays flat.
+
+        Parameters
+        ----------
+        log_format : str or None, default=None
+            :class:`~sklog.preprocessing.DrainTemplater`'s ``log_format``.
+        random_state : int, RandomState instance or None, default=None
+            As in :meth:`build`.
+        **params
+            Keyword arguments of the factory.
+
+        Returns
+        -------
+        pipeline : Pipeline
+            Steps named as :func:`~sklearn.pipeline.make_pipeline` names
+            them (``"draintemplater"`` first).
+
+        Examples
+        --------
+        >>> from sklog.methods import get_method
+        >>> pipe = get_method("logistic").build_pipeline(log_format="HDFS", random_state=0)
+        >>> [name for name, _ in pipe.steps]
+        ['draintemplater', 'templatecounter', 'logisticregression']
+        """
+        from sklearn.pipeline import Pipeline, make_pipeline
+
+        from .preprocessing import DrainTemplater
+
+        estimator = self.build(random_state, **params)
+        templater = DrainTemplater(log_format=log_format)
+        if isinstance(estimator, Pipeline):
+            estimator.steps.insert(0, ("draintemplater", templater))
+            return estimator
+        return make_pipeline(templater, estimator)
+
+
+_COUNTS_RULE = "the classifier's own decision rule (predict), fitted on labeled training data"
+
+#: name -> :class:`Method`, in display order: baselines, then the papers' methods.
+METHODS = {method.name: method for method in (
+    Method(
+        name="pca", label="PCA", factory="sklog.baselines:PCADetector", kind="detector",
+        needs_labels=False,
+        threshold_rule="contamination='auto': Q-statistic SPE limit at confidence 0.999 "
+                       "(c_alpha=3.2905) from the training covariance",
+        description="PCA residual (squared prediction error) of template counts",
+        demo_params={},
+    ),
+    Method(
+        name="invariants", label="InvariantsMiner", factory="sklog.baselines:InvariantsMiner",
+        kind="detector", needs_labels=False,
+        threshold_rule="contamination='auto': anomaly when any invariant mined from the "
+                       "training sessions is violated",
+        description="invariants mining: linear relations between template counts",
+        demo_params={},
+    ),
+    Method(
+        name="clustering", label="LogClustering", factory="sklog.baselines:LogClustering",
+        kind="detector", needs_labels=False,
+        threshold_rule="contamination='auto': anomaly when the cosine distance to the nearest "
+                       "training cluster exceeds anomaly_threshold=0.3",
+        description="log clustering: distance of template counts to normal clusters",
+        demo_params={},
+    ),
+    Method(
+        name="logistic", label="LogisticRegression",
+        factory="sklog.baselines:make_logistic_regression", kind="classifier",
+        needs_labels=True, threshold_rule=_COUNTS_RULE,
+        description="logistic regression on tf-idf template counts",
+        demo_params={}, accepts_random_state=True,
+    ),
+    Method(
+        name="decision_tree", label="DecisionTree", factory="sklog.baselines:make_decision_tree",
+        kind="classifier", needs_labels=True, threshold_rule=_COUNTS_RULE,
+        description="decision tree on tf-idf template counts",
+        demo_params={}, accepts_random_state=True,
+    ),
+    Method(
+        name="linear_svc", label="LinearSVC", factory="sklog.baselines:make_linear_svc",
+        kind="classifier", needs_labels=True, threshold_rule=_COUNTS_RULE,
+        description="linear SVM on tf-idf template counts",
+        accepts_random_state=True,
+    ),
+    Method(
+        name="gradient_boosting", label="HistGradientBoosting",
+        factory="sklog.baselines:make_hist_gradient_boosting", kind="classifier",
+        needs_labels=True, threshold_rule=_COUNTS_RULE,
+        description="histogram gradient boosting on template counts",
+        accepts_random_state=True,
+    ),
+    Method(
+        name="alogscan", label="ALogSCAN", factory="sklog.alogscan:ALogSCAN", kind="detector",
+        needs_labels=False,
+        threshold_rule="contamination='auto': max anomaly score over the held-out 10% of the "
+                       "normal training sessions (not used in gradient steps)",
+        description="ALogSCAN: self-supervised teacher/student CNNs on template sequences "
+                    "with frequency-based filtering",
+        demo_params={"max_epochs": 5, "patience": 5, "channels": 32, "device": "cpu"},
+        accepts_random_state=True,
+    ),
+    Method(
+        name="siamese", label="Siamese LSTM", factory="sklog.siamese:SiameseClassifier",
+        kind="classifier", needs_labels=True,
+        threshold_rule="argmax of the embedding classifier (scaler + MLP); early stopping on "
+                       "a seeded 10% validation split of the training sessions; no threshold "
+                       "tuned",
+        description="Siamese LSTM: session embeddings learnt from pairs, then an MLP on them",
+        demo_params={"max_epochs": 3, "device": "cpu"},
+        accepts_random_state=True,
+    ),
+)}
+
+
+def get_method(name):
+    """The :class:`Method` called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`METHODS`, e.g. ``"pca"``.
+
+    Returns
+    -------
+    method : Method
+
+    Examples
+    --------
+    >>> from sklog.methods import get_method
+    >>> get_method("siamese").kind
+    'classifier'
+    >>> get_method("nope")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown method 'nope'; known methods: pca, invariants, ...
+    """
+    try:
+        return METHODS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"Unknown method {name!r}; known methods: "
+                         f"{', '.join(METHODS)}.") from None
