@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numbers
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -172,27 +173,30 @@ class OneClassCentre(Callback):
         net.module_.center.copy_(center)
 
 
+@dataclass(frozen=True)
+class Objective:
+    """The terms of ALogSCAN's training loss (see :class:`ALogSCAN` for each)."""
+
+    alpha: float = 50.0  # weight of the reconstruction loss L_R
+    reconstruct: str = "infrequent"  # IRCI: "infrequent" positions only, or "all"
+    center_loss: bool = True  # the one-class loss L_C
+
+
 class _ALogSCANNet(SessionNet):
     """skorch net: DFLF on each training batch in ``infer``, composite loss in ``get_loss``.
 
     Parameters
     ----------
-    kappas : tuple of float
-        One is drawn per training batch (seeded by ``kappa_seed``).
-    alpha, frequency_filtering, infrequent_reconstruction, center_loss
-        See :class:`ALogSCAN`.
+    kappas : tuple of float or None
+        DFLF: one is drawn per training batch (seeded by ``kappa_seed``);
+        ``None``: the student sees every training session complete.
+    objective : Objective
     """
 
-    def __init__(self, module, *args, kappas=(0.1,), kappa_seed=0, alpha=50.0,
-                 frequency_filtering=True, infrequent_reconstruction=True, center_loss=True,
+    def __init__(self, module, *args, kappas=None, kappa_seed=0, objective=Objective(),
                  **kwargs):
         super().__init__(module, *args, **kwargs)
-        self.kappas = kappas
-        self.kappa_seed = kappa_seed
-        self.alpha = alpha
-        self.frequency_filtering = frequency_filtering
-        self.infrequent_reconstruction = infrequent_reconstruction
-        self.center_loss = center_loss
+        self.kappas, self.kappa_seed, self.objective = kappas, kappa_seed, objective
 
     def initialize(self):
         super().initialize()
@@ -202,25 +206,23 @@ class _ALogSCANNet(SessionNet):
     def infer(self, x, **fit_params):
         ids = x["ids"].to(self.device)
         infrequent = None  # the inference view: training frequencies (module.rare)
-        if self.module_.training and self.frequency_filtering:
+        if self.module_.training and self.kappas is not None:
             kappa = float(self.kappa_rng_.choice(self.kappas))
             infrequent = dflf_mask(ids, kappa, self.module_.embedding.num_embeddings)
         return self.module_(ids, infrequent=infrequent)
 
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
-        z, z_student = y_pred["z"], y_pred["z_student"]
+        z, z_student, objective = y_pred["z"], y_pred["z_student"], self.objective
         # L_P: the student predicts the (detached) teacher latent
         loss = ((z.detach() - z_student) ** 2).mean(dim=1).mean()
-        if self.center_loss:  # L_C: one-class loss around the fixed centre
+        if objective.center_loss:  # L_C: one-class loss around the fixed centre
             loss = loss + ((z - self.module_.center) ** 2).mean(dim=1).mean()
-        if self.alpha > 0:  # L_R: reconstruct the infrequent positions (IRCI)
-            targets = y_pred["valid"]
-            if self.frequency_filtering and self.infrequent_reconstruction:
-                targets = y_pred["infrequent"]
+        if objective.alpha > 0:  # L_R: reconstruct the infrequent positions (IRCI)
+            targets = y_pred["infrequent" if objective.reconstruct == "infrequent" else "valid"]
             if bool(targets.any()):
                 logits = self.module_.reconstruct(y_pred["maps_teacher"])
                 loss_r = F.cross_entropy(logits[targets], y_pred["ids"][targets])
-                loss = loss + self.alpha * loss_r
+                loss = loss + objective.alpha * loss_r
         return loss
 
 
@@ -530,10 +532,10 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
             module__channels=self.channels, module__kernel_sizes=kernel_sizes,
             module__pooling=self.pooling, module__rare=self._rare_templates(max(kappas)),
             module__embedding_weights=embedding_weights,
-            kappas=kappas, kappa_seed=seed, alpha=float(self.alpha),
-            frequency_filtering=bool(self.frequency_filtering),
-            infrequent_reconstruction=bool(self.infrequent_reconstruction),
-            center_loss=bool(self.center_loss),
+            kappas=kappas if self.frequency_filtering else None, kappa_seed=seed,
+            objective=Objective(alpha=float(self.alpha), center_loss=bool(self.center_loss),
+                                reconstruct="infrequent" if self.frequency_filtering
+                                and self.infrequent_reconstruction else "all"),
             criterion=torch.nn.MSELoss,  # unused: get_loss holds the loss
             optimizer=torch.optim.AdamW, optimizer__weight_decay=self.weight_decay, lr=self.lr,
             max_epochs=self.max_epochs, batch_size=self.batch_size, callbacks=callbacks,

@@ -415,10 +415,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         -------
         ndarray of shape (n_sessions,)
         """
-        encoded = self._encode(self._sessions(X))
-        if self.hybrid:
-            return self.classes_[np.argmax(self._head_proba(encoded), axis=1)]
-        return self.classifier_.predict(self._embed(encoded))
+        return self._classify(X, "predict")
 
     @available_if(_classifier_has("predict_proba"))
     def predict_proba(self, X):
@@ -432,10 +429,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         -------
         ndarray of shape (n_sessions, n_classes)
         """
-        encoded = self._encode(self._sessions(X))
-        if self.hybrid:
-            return self._head_proba(encoded)
-        return self.classifier_.predict_proba(self._embed(encoded))
+        return self._classify(X, "predict_proba")
 
     @available_if(_classifier_has("decision_function"))
     def decision_function(self, X):
@@ -449,7 +443,15 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         -------
         ndarray
         """
-        return self.classifier_.decision_function(self._embed(self._encode(self._sessions(X))))
+        return self._classify(X, "decision_function")
+
+    def _classify(self, X, method):
+        """``method`` of the embedding classifier, or of the class head in hybrid mode."""
+        encoded = self._encode(self._sessions(X))
+        if not self.hybrid:
+            return getattr(self.classifier_, method)(self._embed(encoded))
+        proba = self._head_proba(encoded)
+        return self.classes_[np.argmax(proba, axis=1)] if method == "predict" else proba
 
     def _anomaly_scores(self, encoded):
         pos = list(self.classes_).index(1) if 1 in list(self.classes_) else -1
