@@ -38,4 +38,23 @@ class AnomalyDetectorMixin(OutlierMixin):
         -------
         labels : ndarray of shape (n_sessions,)
         """
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        return self._labels(self.decision_function(X))
+
+    @staticmethod
+    def _labels(decision):
+        return np.where(decision < 0, -1, 1)
+
+    def predict_and_score_samples(self, X):
+        """``(predict(X), score_samples(X))`` from one scoring pass.
+
+        Parameters
+        ----------
+        X : sequence of sessions of template strings
+
+        Returns
+        -------
+        labels : ndarray of shape (n_sessions,)
+        scores : ndarray of shape (n_sessions,)
+        """
+        scores = self.score_samples(X)
+        return self._labels(scores - self.offset_), scores

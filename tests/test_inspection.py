@@ -154,3 +154,14 @@ def test_bad_explain_option():
     model = PCADetector().fit([["a", "b"]] * 5)
     with pytest.raises(ValueError, match="explain must be False, True or 'anomalies'"):
         score_sessions(model, [["a"]], explain="all")
+
+
+def test_detectors_predict_and_score_in_one_pass(toy_template_sessions):
+    from sklog.baselines import PCADetector
+
+    X, y = toy_template_sessions
+    det = PCADetector().fit([s for s, label in zip(X, y, strict=True) if label == 0])
+    labels, scores = det.predict_and_score_samples(X)
+    np.testing.assert_array_equal(labels, det.predict(X))
+    np.testing.assert_array_equal(scores, det.score_samples(X))
+    assert (labels[np.asarray(y) == 1] == -1).all()

@@ -106,10 +106,8 @@ def _decisions_and_scores(estimator, data, pos_label):
     if (isinstance(estimator, AnomalyDetectorMixin)
             and cls.predict is AnomalyDetectorMixin.predict
             and cls.decision_function is AnomalyDetectorMixin.decision_function):
-        # the mixin's rule, on the same array: predict is score_samples - offset_ < 0
-        normality = estimator.score_samples(data)
-        return (np.asarray(normality - estimator.offset_ < 0),
-                -np.asarray(normality, dtype=float))
+        labels, normality = estimator.predict_and_score_samples(data)
+        return labels == -1, -np.asarray(normality, dtype=float)
     return (predict_anomaly(estimator, data, pos_label),
             anomaly_score(estimator, data, pos_label))
 
