@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone, is_classifier, is_outlier_detector
+from sklearn.exceptions import ConvergenceWarning
 
 from sklog.baselines import (
     InvariantsMiner,
@@ -175,6 +176,38 @@ def test_invariants_single_event_rules():
     rare_col = list(strict.counter_.get_feature_names_out()).index("rare <*>")
     assert (rare_col,) not in dict(strict.invariants_)
     assert (rare_col,) in dict(uniform.invariants_)
+
+
+def test_invariants_search_is_capped_on_openssh_windows(monkeypatch):
+    """23 OpenSSH templates hold few invariants: loglizer's search took minutes."""
+    from sklog.datasets import load_loghub_2k
+    from sklog.preprocessing import DrainTemplater, windows_from_lines
+
+    windows, _ = windows_from_lines(load_loghub_2k("OpenSSH").lines, size=40)
+    X = DrainTemplater(log_format="OpenSSH").fit_transform(windows)
+    checked = []
+    validity = InvariantsMiner._validity
+    monkeypatch.setattr(InvariantsMiner, "_validity",
+                        lambda self, candidates: (checked.append(len(candidates)),
+                                                  validity(self, candidates))[1])
+    with pytest.warns(ConvergenceWarning, match="max_candidates=50000"):
+        model = InvariantsMiner().fit(X)
+    assert model.n_templates_ >= 23
+    # the search stops at the cap; the uncapped one would build millions of sets
+    assert model.n_candidates_ == 50_000 >= sum(checked)
+    assert len(model.invariants_) < model.invariant_space_dim_
+    assert (model.predict(X) == 1).mean() >= 0.9
+
+
+def test_invariants_cap_keeps_the_search_when_it_is_not_reached():
+    train = _normal_sessions(100)
+    uncapped = InvariantsMiner(max_candidates=None).fit(train)
+    capped = InvariantsMiner(max_candidates=uncapped.n_candidates_).fit(train)
+    assert uncapped.n_candidates_ > 1
+    np.testing.assert_array_equal(capped.invariant_matrix_, uncapped.invariant_matrix_)
+    with pytest.warns(ConvergenceWarning, match="sets of 2 templates"):
+        short = InvariantsMiner(max_candidates=1).fit(train)
+    assert short.n_candidates_ == 1 and len(short.invariants_) < len(uncapped.invariants_)
 
 
 def test_log_clustering_groups_distinct_behaviours():
