@@ -571,8 +571,9 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ inference
     def _bytes_per_event(self):
-        # embedding, teacher and student feature maps (float32)
-        return 4 * (self.embedding_dim + 2 * self.channels * len(np.ravel(self.kernel_sizes)))
+        # embedding, teacher and student feature maps (float32), about twice over for the
+        # padded inputs, the masked view and the pre-pooling copies
+        return 8 * (self.embedding_dim + 2 * self.channels * len(np.ravel(self.kernel_sizes)))
 
     def _scores(self, encoded):
         return self._forward(
