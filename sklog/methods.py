@@ -163,58 +163,42 @@ class Method:
 
 _COUNTS_RULE = "the classifier's own decision rule (predict), fitted on labeled training data"
 
+#: the unsupervised baselines on template counts: (name, label, class, threshold rule,
+#: description)
+_COUNT_DETECTORS = (
+    ("pca", "PCA", "PCADetector",
+     "Q-statistic SPE limit at confidence 0.999 (c_alpha=3.2905) from the training covariance",
+     "PCA residual (squared prediction error) of template counts"),
+    ("invariants", "InvariantsMiner", "InvariantsMiner",
+     "anomaly when any invariant mined from the training sessions is violated",
+     "invariants mining: linear relations between template counts"),
+    ("clustering", "LogClustering", "LogClustering",
+     "anomaly when the cosine distance to the nearest training cluster exceeds "
+     "anomaly_threshold=0.3",
+     "log clustering: distance of template counts to normal clusters"),
+)
+
+#: the supervised baselines on template counts: (name, label, factory, what, in the demo)
+_COUNT_CLASSIFIERS = (
+    ("logistic", "LogisticRegression", "make_logistic_regression", "logistic regression", True),
+    ("decision_tree", "DecisionTree", "make_decision_tree", "decision tree", True),
+    ("linear_svc", "LinearSVC", "make_linear_svc", "linear SVM", False),
+    ("gradient_boosting", "HistGradientBoosting", "make_hist_gradient_boosting",
+     "histogram gradient boosting", False),
+)
+
 #: name -> :class:`Method`, in display order: baselines, then the papers' methods.
 METHODS = {method.name: method for method in (
-    Method(
-        name="pca", label="PCA", factory="sklog.baselines:PCADetector", kind="detector",
-        needs_labels=False,
-        threshold_rule="contamination='auto': Q-statistic SPE limit at confidence 0.999 "
-                       "(c_alpha=3.2905) from the training covariance",
-        description="PCA residual (squared prediction error) of template counts",
-        demo_params={},
-    ),
-    Method(
-        name="invariants", label="InvariantsMiner", factory="sklog.baselines:InvariantsMiner",
-        kind="detector", needs_labels=False,
-        threshold_rule="contamination='auto': anomaly when any invariant mined from the "
-                       "training sessions is violated",
-        description="invariants mining: linear relations between template counts",
-        demo_params={},
-    ),
-    Method(
-        name="clustering", label="LogClustering", factory="sklog.baselines:LogClustering",
-        kind="detector", needs_labels=False,
-        threshold_rule="contamination='auto': anomaly when the cosine distance to the nearest "
-                       "training cluster exceeds anomaly_threshold=0.3",
-        description="log clustering: distance of template counts to normal clusters",
-        demo_params={},
-    ),
-    Method(
-        name="logistic", label="LogisticRegression",
-        factory="sklog.baselines:make_logistic_regression", kind="classifier",
-        needs_labels=True, threshold_rule=_COUNTS_RULE,
-        description="logistic regression on tf-idf template counts",
-        demo_params={}, accepts_random_state=True,
-    ),
-    Method(
-        name="decision_tree", label="DecisionTree", factory="sklog.baselines:make_decision_tree",
-        kind="classifier", needs_labels=True, threshold_rule=_COUNTS_RULE,
-        description="decision tree on tf-idf template counts",
-        demo_params={}, accepts_random_state=True,
-    ),
-    Method(
-        name="linear_svc", label="LinearSVC", factory="sklog.baselines:make_linear_svc",
-        kind="classifier", needs_labels=True, threshold_rule=_COUNTS_RULE,
-        description="linear SVM on tf-idf template counts",
-        accepts_random_state=True,
-    ),
-    Method(
-        name="gradient_boosting", label="HistGradientBoosting",
-        factory="sklog.baselines:make_hist_gradient_boosting", kind="classifier",
-        needs_labels=True, threshold_rule=_COUNTS_RULE,
-        description="histogram gradient boosting on template counts",
-        accepts_random_state=True,
-    ),
+    *(Method(name=name, label=label, factory=f"sklog.baselines:{cls}", kind="detector",
+             needs_labels=False, threshold_rule=f"contamination='auto': {rule}",
+             description=description, demo_params={})
+      for name, label, cls, rule, description in _COUNT_DETECTORS),
+    *(Method(name=name, label=label, factory=f"sklog.baselines:{factory}", kind="classifier",
+             needs_labels=True, threshold_rule=_COUNTS_RULE,
+             description=f"{what} on {'' if name == 'gradient_boosting' else 'tf-idf '}"
+                         "template counts",
+             demo_params=({} if in_demo else None), accepts_random_state=True)
+      for name, label, factory, what, in_demo in _COUNT_CLASSIFIERS),
     Method(
         name="alogscan", label="ALogSCAN", factory="sklog.alogscan:ALogSCAN", kind="detector",
         needs_labels=False,
