@@ -19,14 +19,13 @@ trust, loading one can execute code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
-
-import numpy as np
 
 from .methods import METHODS
 
@@ -65,6 +64,33 @@ def _check_readable(path, what="log file"):
     return path
 
 
+def _check_log(path):
+    """A readable, non-empty text log (plain or compressed), or one clear error."""
+    from .preprocessing import looks_binary
+
+    path = _check_readable(path)
+    if path.stat().st_size == 0:
+        raise CommandError(f"log file {path} is empty")
+    try:
+        binary = looks_binary(path)
+    except (OSError, EOFError) as exc:  # a truncated or corrupt compressed file
+        raise CommandError(f"cannot read log file {path}: {exc}") from None
+    if binary:
+        raise CommandError(f"{path} is a binary file, not a text log (plain, gzip, bz2 or "
+                           "zstd text)")
+    return path
+
+
+def _check_log_format(log_format):
+    """Refuse an unknown ``--log-format`` before anything is read or fitted."""
+    from .preprocessing import DrainTemplater
+
+    try:
+        DrainTemplater(log_format=log_format)._resolve_settings()
+    except ValueError as exc:
+        raise CommandError(f"argument --log-format: {exc} (see --help)") from None
+
+
 def _session_rule(args):
     if args.session_key is not None:
         import re
@@ -93,14 +119,17 @@ def _session_batches(lines, rule, label_column, batch_size=1000):
 def cmd_fit(args):
     """Train a pipeline on a log file and save it with its session rule."""
     import joblib
+    import numpy as np
 
     from . import __version__
     from .methods import get_method
     from .preprocessing import iter_lines, labels_from_table
 
     method = get_method(args.method)
-    path = _check_readable(args.logfile)
+    path = _check_log(args.logfile)
     rule = _session_rule(args)
+    if args.log_format is not None:
+        _check_log_format(args.log_format)
     out_dir = Path(args.out).resolve().parent
     if not out_dir.is_dir():  # fail before a long fit, not after
         raise CommandError(f"cannot write {args.out}: folder {out_dir} does not exist")
@@ -117,6 +146,13 @@ def cmd_fit(args):
         raise CommandError(f"--method {args.method} is supervised: give --labels FILE or "
                            "--labels column1")
 
+    try:
+        pipeline = method.build_pipeline(log_format=args.log_format, random_state=args.seed)
+    except ImportError as exc:
+        raise CommandError(f"method {args.method!r} is not available in this build ({exc})"
+                           ) from None
+    _set_training_options(pipeline, args)
+
     lines = _progress(iter_lines(path), desc="reading", unit=" lines")
     batches = list(_session_batches(lines, rule, label_column))
     sessions = [session for batch in batches for session in batch.sessions]
@@ -132,11 +168,6 @@ def cmd_fit(args):
     elif label_column:
         y = np.concatenate([batch.labels for batch in batches])
 
-    try:
-        pipeline = method.build_pipeline(log_format=args.log_format, random_state=args.seed)
-    except ImportError as exc:
-        raise CommandError(f"method {args.method!r} is not available in this build ({exc})"
-                           ) from None
     kind = method.kind
     if kind == "detector":
         X = sessions if y is None else [sessions[i] for i in np.flatnonzero(y == 0)]
@@ -152,7 +183,8 @@ def cmd_fit(args):
                 f"({len(sessions)} in {path.name}"
                 + (f", {int(np.sum(y))} anomalous" if y is not None else "") + ")")
     start = time.perf_counter()
-    pipeline.fit(X) if fit_y is None else pipeline.fit(X, fit_y)
+    with contextlib.redirect_stdout(sys.stderr):  # skorch prints its epoch table
+        pipeline.fit(X) if fit_y is None else pipeline.fit(X, fit_y)
     seconds = time.perf_counter() - start
     model = {
         "format": MODEL_FORMAT, "sklog_version": __version__, "pipeline": pipeline,
@@ -168,6 +200,24 @@ def cmd_fit(args):
         raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     _info(args, f"fitted in {seconds:.1f}s; wrote {args.out}")
     return 0
+
+
+def _set_training_options(pipeline, args):
+    """``--max-epochs`` and ``--verbose`` on the steps that train in epochs."""
+    trained = [step for _, step in pipeline.steps
+               if "max_epochs" in step.get_params(deep=False)]
+    if args.max_epochs is not None:
+        if not trained:
+            raise CommandError(f"argument --max-epochs: --method {args.method} does not train "
+                               "in epochs (see --help)")
+        for step in trained:
+            step.set_params(max_epochs=args.max_epochs)
+    verbose = args.verbose
+    if verbose is None:  # progress by default on a terminal, unless --quiet
+        verbose = not args.quiet and sys.stderr.isatty()
+    for step in trained:
+        if "verbose" in step.get_params(deep=False):
+            step.set_params(verbose=bool(verbose))
 
 
 def _info(args, message):
@@ -206,18 +256,22 @@ def load_model(path):
 
 def cmd_detect(args):
     """Score every session of a log file; print the anomalous ones with their raw lines."""
+    import numpy as np
+
     from .inspection import score_sessions
     from .metrics import evaluate_predictions
     from .preprocessing import iter_lines
 
     model = load_model(args.model)
-    path = _check_readable(args.logfile)
+    path = _check_log(args.logfile)
     pipeline = model["pipeline"]
     lines = _progress(iter_lines(path), desc="scoring", unit=" lines")
     n_sessions = n_anomalous = 0
     truth, flagged, all_scores = [], [], []
     for batch in _session_batches(lines, model["session_rule"], model["label_column"],
                                   args.batch_size):
+        if n_sessions == 0:
+            _warn_on_mismatch(pipeline, model, batch.sessions)
         is_anomaly, scores, weights = score_sessions(
             pipeline, batch.sessions, explain=True if args.all else "anomalies")
         picked = np.arange(len(batch.sessions)) if args.all else np.flatnonzero(is_anomaly)
@@ -233,6 +287,10 @@ def cmd_detect(args):
             truth.append(batch.labels)
             flagged.append(is_anomaly)
             all_scores.append(scores)
+    if n_sessions == 0:
+        rule = model["session_rule"]
+        how = f" with the model's session key {rule['key']!r}" if rule["mode"] == "key" else ""
+        raise CommandError(f"no session found in {path}{how}")
     summary = f"{path.name}: {n_sessions} sessions scored, {n_anomalous} anomalous"
     if truth:
         m = evaluate_predictions(np.concatenate(truth) == 1, np.concatenate(flagged),
@@ -243,7 +301,37 @@ def cmd_detect(args):
     return 0
 
 
+def _warn_on_mismatch(pipeline, model, sessions, share=0.5):
+    """Warn when most lines of ``sessions`` miss the model's log format or its templates.
+
+    Checked on the first batch only: a log in another format than the model's
+    would otherwise come out all anomalous without a word.
+    """
+    from .preprocessing import UNKNOWN_TEMPLATE, DrainTemplater, log_format_regex
+
+    templater = pipeline.steps[0][1] if hasattr(pipeline, "steps") else None
+    lines = [line for session in sessions for line in session]
+    if not isinstance(templater, DrainTemplater) or not lines:
+        return
+    if templater.log_format_ is not None:
+        match = log_format_regex(templater.log_format_).match
+        missed = sum(match(line.strip()) is None for line in lines)
+        if missed > share * len(lines):
+            warnings.warn(f"{missed} of the first {len(lines)} lines do not fit the model's "
+                          f"--log-format {model['log_format']!r}: is this log in the format "
+                          "the model was trained on?", UserWarning, stacklevel=2)
+            return
+    unknown = sum(template == UNKNOWN_TEMPLATE
+                  for session in templater.transform(sessions) for template in session)
+    if unknown > share * len(lines):
+        warnings.warn(f"{unknown} of the first {len(lines)} lines match none of the model's "
+                      "templates: is this log from the system the model was trained on?",
+                      UserWarning, stacklevel=2)
+
+
 def _record(session_id, session, numbers, score, anomalous, weights, top, label):
+    import numpy as np
+
     order = (np.argsort(-weights, kind="stable")[:top] if weights is not None
              else np.arange(min(top, len(session))))
     lines = [{"line": int(numbers[k]), "text": session[k],
@@ -335,6 +423,16 @@ def _methods_epilog():
     return "\n".join(lines)
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def build_parser():
     """The ``sklog`` argument parser (``bench`` options are parsed by :func:`cmd_bench`)."""
     parser = _Parser(prog="sklog", description="Log anomaly detection with the scikit-learn API.")
@@ -366,6 +464,12 @@ def build_parser():
                      help="DrainTemplater log_format: a loghub system name (HDFS, BGL, ...) or "
                           "a '<Date> <Time> <Content>' format; default: mine whole lines")
     fit.add_argument("--seed", type=int, default=0, help="random_state of the method")
+    fit.add_argument("--max-epochs", type=_positive_int, default=None, metavar="N",
+                     help="training epochs of the neural methods (alogscan, siamese, ...); an "
+                          "error for methods that do not train in epochs")
+    fit.add_argument("--verbose", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bars of the neural methods: epochs, loss, ETA (default: "
+                          "on when stderr is a terminal and --quiet is not given)")
     fit.add_argument("--quiet", action="store_true", help="no progress messages")
     fit.set_defaults(func=cmd_fit)
 
@@ -413,6 +517,19 @@ def build_parser():
     return parser
 
 
+def _one_line_warnings(command):
+    """A ``warnings.showwarning`` that prints each distinct warning once, as one line."""
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        if text not in seen:
+            seen.add(text)
+            print(f"sklog {command}: warning: {text}", file=sys.stderr, flush=True)
+
+    return show
+
+
 def main(argv=None):
     """Run the ``sklog`` command; returns the exit status."""
     parser = build_parser()
@@ -432,7 +549,9 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command)
+            return args.func(args)
     except CommandError as exc:
         print(f"sklog {args.command}: error: {exc}", file=sys.stderr)
         return 2

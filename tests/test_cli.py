@@ -233,3 +233,150 @@ def test_bench_subcommand_lists_cells(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out and all(line.startswith("hdfs_raw") and " quick " in line for line in out)
     assert "no benchmark cell" in _one_error_line(capsys, main(["bench", "--methods", "nope"]))
+
+
+# -- bad or mismatched input (issue 14 item 3) ------------------------------------------------
+
+def _hdfs_like(n=400):
+    return "".join(f"081109 2036{i % 60:02d} 143 INFO dfs.DataNode$PacketResponder: "
+                   f"PacketResponder {i % 3} for block blk_{i % 20} terminating\n"
+                   for i in range(n))
+
+
+def _fit_quiet(log, model, *extra):
+    assert main(["fit", str(log), "--window", "20", "--method", "pca", "--out", str(model),
+                 "--quiet", *extra]) == 0
+
+
+def test_binary_file_refused(tmp_path, capsys):
+    binary = tmp_path / "core.dump"
+    binary.write_bytes(bytes(range(256)) * 40)
+    code = main(["fit", str(binary), "--window", "5", "--method", "pca", "--out",
+                 str(tmp_path / "m.joblib")])
+    assert "is a binary file, not a text log" in _one_error_line(capsys, code)
+    assert code == 2
+    text = tmp_path / "a.log"
+    text.write_text(_hdfs_like())
+    _fit_quiet(text, tmp_path / "m.joblib")
+    capsys.readouterr()
+    code = main(["detect", str(binary), "--model", str(tmp_path / "m.joblib")])
+    assert "is a binary file" in _one_error_line(capsys, code)
+
+
+@pytest.mark.parametrize("compress", ["gzip", "bz2", "zstd"])
+def test_compressed_without_extension_read_by_magic_bytes(compress, tmp_path, capsys):
+    import bz2
+
+    data = _hdfs_like().encode()
+    if compress == "zstd":
+        zstandard = pytest.importorskip("zstandard")
+        packed = zstandard.ZstdCompressor().compress(data)
+    else:
+        packed = {"gzip": gzip, "bz2": bz2}[compress].compress(data)
+    log = tmp_path / "archive_without_extension"
+    log.write_bytes(packed)
+    model = tmp_path / "m.joblib"
+    _fit_quiet(log, model, "--log-format", "HDFS")
+    assert joblib.load(model)["trained_on"]["n_sessions"] == 20  # 400 text lines, not bytes
+    assert main(["detect", str(log), "--model", str(model)]) == 0
+    err = capsys.readouterr().err
+    assert "20 sessions scored" in err and "warning" not in err
+
+
+def test_detect_empty_file_or_no_session(tmp_path, capsys):
+    log = tmp_path / "a.log"
+    log.write_text(_hdfs_like())
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(log), "--session-key", r"blk_\d+", "--method", "pca", "--out",
+                 str(model), "--quiet"]) == 0
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    code = main(["detect", str(empty), "--model", str(model)])
+    assert code == 2 and "empty.log is empty" in _one_error_line(capsys, code)
+    other = tmp_path / "other.log"
+    other.write_text("no block id on this line\n" * 50)
+    code = main(["detect", str(other), "--model", str(model)])
+    line = _one_error_line(capsys, code)
+    assert code == 2 and "no session found" in line and r"blk_\\d+" in line
+
+
+def test_unknown_log_format_is_a_usage_error_before_fitting(tmp_path, capsys):
+    log = tmp_path / "a.log"
+    log.write_text(_hdfs_like())
+    code = main(["fit", str(log), "--window", "20", "--method", "pca", "--log-format", "Nope",
+                 "--out", str(tmp_path / "m.joblib")])
+    line = _one_error_line(capsys, code)  # nothing else: no "fitting ..." line
+    assert code == 2
+    assert line.startswith("sklog fit: error: argument --log-format:") and "'Nope'" in line
+    assert "ValueError" not in line and "HDFS" in line
+
+
+def test_detect_warns_when_the_log_does_not_fit_the_model(tmp_path, capsys):
+    log = tmp_path / "a.log"
+    log.write_text(_hdfs_like())
+    other = tmp_path / "other.log"
+    other.write_text("".join(f"user {i} logged in from host{i}\n" for i in range(100)))
+    with_format, plain = tmp_path / "f.joblib", tmp_path / "p.joblib"
+    _fit_quiet(log, with_format, "--log-format", "HDFS")
+    _fit_quiet(log, plain)
+    capsys.readouterr()
+    assert main(["detect", str(log), "--model", str(with_format)]) == 0
+    assert "warning" not in capsys.readouterr().err  # the log it was trained on
+    assert main(["detect", str(other), "--model", str(with_format)]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warned == ["sklog detect: warning: 100 of the first 100 lines do not fit the "
+                      "model's --log-format 'HDFS': is this log in the format the model was "
+                      "trained on?"]
+    assert main(["detect", str(other), "--model", str(plain)]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warned) == 1
+    assert "100 of the first 100 lines match none of the model's templates" in warned[0]
+
+
+def test_python_warnings_one_line_once(tmp_path, capsys):
+    log = tmp_path / "a.log"
+    log.write_text(_hdfs_like(200) + "x" * 20_000 + "\n" + "y" * 20_000 + "\n")
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(log), "--window", "20", "--method", "pca", "--out",
+                 str(model), "--quiet"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("sklog fit: warning: ") and "10000" in err[0].replace(",", "")
+    assert ".py" not in err[0]  # no file path, no source line
+
+
+# -- sklog fit --verbose / --max-epochs (issue 14 item 2) -------------------------------------
+
+def test_fit_help_shows_verbose_and_max_epochs(capsys):
+    assert main(["fit", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--verbose" in out and "--no-verbose" in out and "--max-epochs N" in out
+
+
+def test_max_epochs_refused_for_methods_without_epochs(tmp_path, capsys):
+    log = tmp_path / "a.log"
+    log.write_text(_hdfs_like())
+    code = main(["fit", str(log), "--window", "20", "--method", "pca", "--max-epochs", "2",
+                 "--out", str(tmp_path / "m.joblib")])
+    line = _one_error_line(capsys, code)
+    assert code == 2 and "--max-epochs" in line and "does not train in epochs" in line
+    code = main(["fit", str(log), "--window", "20", "--method", "alogscan", "--max-epochs",
+                 "0", "--out", str(tmp_path / "m.joblib")])
+    assert "expected a positive integer" in _one_error_line(capsys, code)
+
+
+def test_max_epochs_and_verbose_reach_the_neural_estimator(tmp_path, capsys):
+    pytest.importorskip("torch")
+    log = tmp_path / "a.log"
+    log.write_text(_hdfs_like())
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(log), "--window", "20", "--method", "alogscan", "--max-epochs",
+                 "1", "--verbose", "--out", str(model)]) == 0
+    estimator = joblib.load(model)["pipeline"].steps[-1][1]
+    assert estimator.max_epochs == 1 and estimator.verbose is True
+    captured = capsys.readouterr()
+    assert captured.out == ""  # progress goes to stderr, like every message of sklog fit
+    assert "epoch" in captured.err and "train_loss" in captured.err
+    assert main(["fit", str(log), "--window", "20", "--method", "alogscan", "--max-epochs",
+                 "1", "--out", str(model), "--quiet"]) == 0
+    assert joblib.load(model)["pipeline"].steps[-1][1].verbose is False  # not a terminal

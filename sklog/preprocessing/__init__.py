@@ -7,7 +7,7 @@ from ._drain import (
     log_format_regex,
     loghub_presets,
 )
-from ._io import iter_lines, open_log, read_lines
+from ._io import compression, iter_lines, looks_binary, open_log, read_lines
 from ._sessions import (
     HDFS_BLOCK_KEY,
     SessionBatch,
@@ -28,12 +28,14 @@ __all__ = [
     "SessionBatch",
     "UNKNOWN_TEMPLATE",
     "bgl_line_labels",
+    "compression",
     "iter_lines",
     "iter_session_batches",
     "labels_from_line_labels",
     "labels_from_table",
     "log_format_regex",
     "loghub_presets",
+    "looks_binary",
     "open_log",
     "read_lines",
     "sessions_from_lines",
