@@ -509,6 +509,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         from skorch.helper import predefined_split
         from torch.optim.lr_scheduler import PolynomialLR
 
+        self._warn_on_anomalies_in_y(y)
         start = time.perf_counter()
         sessions, seed = self._start_fit(X)
         kernel_sizes, kappas = self._check_lists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.base import OutlierMixin
 
@@ -39,6 +41,24 @@ class AnomalyDetectorMixin(OutlierMixin):
         labels : ndarray of shape (n_sessions,)
         """
         return self._labels(self.decision_function(X))
+
+    def _warn_on_anomalies_in_y(self, y):
+        """Warn when ``fit`` is given labels with anomalies (``1``) in them.
+
+        A detector ignores ``y`` and learns from every row it is given, so the
+        anomalies in a labeled training set are learned as normal behaviour:
+        in ``cross_val_score`` or ``GridSearchCV``, ``cv=NormalOnlySplit(...)``
+        trains on the normal sessions only.
+        """
+        if y is None:
+            return
+        n_anomalies = int(np.sum(np.asarray(y) == 1))
+        if n_anomalies:
+            warnings.warn(
+                f"{type(self).__name__}.fit was given y with {n_anomalies} anomalies (label 1): "
+                "a detector ignores y and learns from every row it is given, anomalies "
+                "included. Fit it on normal sessions only, e.g. "
+                "cross_val_score(..., cv=NormalOnlySplit(...)).", UserWarning, stacklevel=3)
 
     @staticmethod
     def _labels(decision):

@@ -119,7 +119,7 @@ class LogClustering(_CountDetector):
         -------
         self : LogClustering
         """
-        return self._fit_sessions(X)
+        return self._fit_sessions(X, y)
 
     def _fit_rows(self, rows, weights):
         d = rows.shape[1]

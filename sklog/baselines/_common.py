@@ -91,7 +91,8 @@ class _CountDetector(AnomalyDetectorMixin, BaseEstimator):
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
     }
 
-    def _fit_sessions(self, X):
+    def _fit_sessions(self, X, y=None):
+        self._warn_on_anomalies_in_y(y)
         sessions = check_sessions(X, estimator=self)
         self.counter_ = TemplateCounter().fit(sessions)
         counts = self.counter_.transform(sessions)

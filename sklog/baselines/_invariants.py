@@ -158,7 +158,7 @@ class InvariantsMiner(_CountDetector):
             raise ValueError(
                 f"scales must be a non-empty sequence of positive integers, got {self.scales!r}."
             )
-        return self._fit_sessions(X)
+        return self._fit_sessions(X, y)
 
     # -- fitting -------------------------------------------------------------------------
     def _fit_rows(self, rows, weights):

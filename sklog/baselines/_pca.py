@@ -122,7 +122,7 @@ class PCADetector(_CountDetector):
         -------
         self : PCADetector
         """
-        return self._fit_sessions(X)
+        return self._fit_sessions(X, y)
 
     def _fit_rows(self, rows, weights):
         d = rows.shape[1]
