@@ -528,7 +528,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         embedding_weights = (self._tfidf_embeddings(self.embedding_dim, seed)
                              if self.embedding_init == "tfidf" else None)
         self.net_ = self._make_net(
-            _ALogSCANNet, seed=seed, module=ALogSCANModule,
+            _ALogSCANNet, module=ALogSCANModule,
             module__n_ids=self.vocabulary_.size, module__embedding_dim=self.embedding_dim,
             module__channels=self.channels, module__kernel_sizes=kernel_sizes,
             module__pooling=self.pooling, module__rare=self._rare_templates(max(kappas)),

@@ -353,7 +353,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
                 patience=self.patience, load_best=True, sink=silent)),
         ]
         self.net_ = self._make_net(
-            _SiameseNet, seed=seed, module=SiameseModule,
+            _SiameseNet, module=SiameseModule,
             module__encoder_kwargs=self._encoder_kwargs(self.vocabulary_.size),
             module__n_classes=len(self.classes_) if self.hybrid else None,
             criterion=torch.nn.BCEWithLogitsLoss, optimizer=torch.optim.Adam, lr=self.lr,
@@ -377,9 +377,9 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
     # ----------------------------------------------------------------- inference
     def _bytes_per_event(self):
         # embedding plus every LSTM layer's outputs (float32, both directions)
-        kwargs = self.net_.module_.encoder
-        units = sum(lstm.hidden_size * (2 if lstm.bidirectional else 1) for lstm in kwargs.lstms)
-        return 4 * (kwargs.embedding.embedding_dim + 2 * units)
+        encoder = self.net_.module_.encoder
+        units = sum(lstm.hidden_size * (2 if lstm.bidirectional else 1) for lstm in encoder.lstms)
+        return 4 * (encoder.embedding.embedding_dim + 2 * units)
 
     def _embed(self, encoded):
         return self._forward(encoded, lambda out: to_numpy(out[0])).astype(np.float32, copy=False)

@@ -55,7 +55,7 @@ class SessionModelMixin:
         self.template_vectors_ = None if vectors is None else self._with_reserved_rows(vectors)
         return sessions, seed
 
-    def _make_net(self, net_class, *, seed, callbacks=(), **kwargs):
+    def _make_net(self, net_class, *, callbacks=(), **kwargs):
         """The skorch net with the shared settings (device, verbosity, progress bar)."""
         from skorch.callbacks import ProgressBar
 
