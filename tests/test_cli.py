@@ -383,3 +383,56 @@ def test_max_epochs_and_verbose_reach_the_neural_estimator(tmp_path, capsys):
     assert main(["fit", str(log), "--window", "20", "--method", "alogscan", "--max-epochs",
                  "1", "--out", str(model), "--quiet"]) == 0
     assert joblib.load(model)["pipeline"].steps[-1][1].verbose is False  # not a terminal
+
+
+# -- explanations of the count-based classifiers (issue 14 item 4) ----------------------------
+
+def _blocks_with_errors(n_normal, n_anomalous):
+    """An HDFS-like log: only the anomalous blocks hold an ``ERROR ... failed`` line (third)."""
+    lines = []
+    for i in range(n_normal + n_anomalous):
+        block = [f"081109 2035{i % 60:02d} 143 INFO dfs.DataNode$DataXceiver: Receiving block "
+                 f"blk_{i} src: /10.0.0.{i % 7}:50010",
+                 f"081109 2035{i % 60:02d} 145 INFO dfs.DataNode$PacketResponder: Received block "
+                 f"blk_{i} of size {1000 + 37 * i} from /10.0.0.{i % 5}",
+                 f"081109 2036{i % 60:02d} 147 INFO dfs.DataNode$PacketResponder: "
+                 f"PacketResponder {i % 3} for block blk_{i} terminating"]
+        if i >= n_normal:
+            block.insert(2, f"081109 2036{i % 60:02d} 146 ERROR dfs.DataNode$DataXceiver: "
+                            f"writeBlock blk_{i} failed: java.io.IOException: Connection reset")
+        lines.extend(block)
+    labels = "BlockId,Label\n" + "".join(
+        f"blk_{i},{'Anomaly' if i >= n_normal else 'Normal'}\n"
+        for i in range(n_normal + n_anomalous))
+    return "\n".join(lines) + "\n", labels
+
+
+@pytest.mark.parametrize("method", ["logistic", "decision_tree", "linear_svc",
+                                    "gradient_boosting"])
+def test_detect_shows_the_error_line_first_for_count_classifiers(method, tmp_path, capsys):
+    log, labels = tmp_path / "train.log", tmp_path / "labels.csv"
+    log.write_text(_blocks_with_errors(60, 30)[0])
+    labels.write_text(_blocks_with_errors(60, 30)[1])
+    model = tmp_path / "m.joblib"
+    assert main(["fit", str(log), "--session-key", r"blk_\d+", "--labels", str(labels),
+                 "--method", method, "--log-format", "HDFS", "--out", str(model),
+                 "--quiet"]) == 0
+    new = tmp_path / "new.log"
+    new.write_text(_blocks_with_errors(10, 10)[0])
+    capsys.readouterr()
+    assert main(["detect", str(new), "--model", str(model), "--format", "json",
+                 "--top-lines", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "20 sessions scored, 10 anomalous" in captured.err
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert len(records) == 10
+    for rec in records:
+        first, second = rec["top_lines"]
+        assert " ERROR " in first["text"] and "failed" in first["text"]
+        assert first["line"] == 4 * (int(rec["session"][4:]) - 10) + 10 * 3 + 3  # third line
+        assert first["weight"] > 0 and first["weight"] > second["weight"]
+    # the table shows the same line first, with its weight
+    assert main(["detect", str(new), "--model", str(model), "--top-lines", "1",
+                 "--quiet"]) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("    ")]
+    assert len(shown) == 10 and all(" weight " in s and " ERROR " in s for s in shown)

@@ -65,8 +65,11 @@ def test_one_pass_equals_separate_calls(fitted):
     np.testing.assert_array_equal(result.scores, anomaly_score(model, X))
     assert result.is_anomaly.dtype == bool
     _assert_same_explanations(result.explanations, explain(model, X))
-    # the detectors and the Siamese classifier explain; the make_* pipelines cannot
-    assert (result.explanations is not None) == hasattr(model[-1], "explain")
+    # every registered method explains: detectors and Siamese themselves, the
+    # make_* pipelines through their classifier's per-template attribution
+    assert result.explanations is not None
+    assert all(w is not None and len(w) == len(s)
+               for w, s in zip(result.explanations, X, strict=True))
 
 
 def test_anomalies_only_explains_what_detect_printed(fitted):
@@ -78,10 +81,12 @@ def test_anomalies_only_explains_what_detect_printed(fitted):
     if expected is None:
         assert explanations is None
     else:
-        assert len(flagged) and not is_anomaly.all()  # both cases occur
+        assert not is_anomaly.all()
         assert all(explanations[i] is None for i in np.flatnonzero(~is_anomaly))
         _assert_same_explanations([explanations[i] for i in flagged], expected)
     assert score_sessions(model, X).explanations is None
+    # both cases occur, except for gradient boosting, which flags none of these 80
+    assert len(flagged) or model.steps[-1][0] == "histgradientboostingclassifier"
 
 
 class _Counter:
@@ -165,3 +170,128 @@ def test_detectors_predict_and_score_in_one_pass(toy_template_sessions):
     np.testing.assert_array_equal(labels, det.predict(X))
     np.testing.assert_array_equal(scores, det.score_samples(X))
     assert (labels[np.asarray(y) == 1] == -1).all()
+
+
+# -- count-based classifiers: per-template attributions mapped to lines (issue 14 item 4) -----
+
+COUNT_CLASSIFIERS = ["logistic", "decision_tree", "linear_svc", "gradient_boosting"]
+
+
+def hdfs_like_blocks(n_normal=60, n_anomalous=30, seed=0):
+    """Raw HDFS-like blocks; only anomalies hold an ``ERROR ... failed`` line (third line)."""
+    rng = np.random.RandomState(seed)
+    sessions = []
+    for i in range(n_normal + n_anomalous):
+        block = [f"081109 2035{i % 60:02d} 143 INFO dfs.DataNode$DataXceiver: Receiving block "
+                 f"blk_{i} src: /10.0.0.{rng.randint(9)}:50010",
+                 f"081109 2035{i % 60:02d} 145 INFO dfs.DataNode$PacketResponder: Received "
+                 f"block blk_{i} of size {rng.randint(1000, 9999)} from /10.0.0.{rng.randint(9)}",
+                 f"081109 2036{i % 60:02d} 147 INFO dfs.DataNode$PacketResponder: "
+                 f"PacketResponder {rng.randint(3)} for block blk_{i} terminating"]
+        if i >= n_normal:
+            block.insert(2, f"081109 2036{i % 60:02d} 146 ERROR dfs.DataNode$DataXceiver: "
+                            f"writeBlock blk_{i} failed: java.io.IOException: Connection reset")
+        sessions.append(block)
+    return sessions, np.array([0] * n_normal + [1] * n_anomalous)
+
+
+@pytest.mark.parametrize("name", COUNT_CLASSIFIERS)
+def test_count_classifiers_rank_the_error_line_first(name):
+    X, y = hdfs_like_blocks()
+    model = METHODS[name].build_pipeline(log_format="HDFS", random_state=0).fit(X, y)
+    X_new, y_new = hdfs_like_blocks(10, 10, seed=1)
+    result = score_sessions(model, X_new, explain="anomalies")
+    np.testing.assert_array_equal(result.is_anomaly, y_new == 1)
+    for session, weights in zip(X_new[10:], result.explanations[10:], strict=True):
+        assert int(np.argmax(weights)) == 2 and " ERROR " in session[2]
+        assert weights[2] > 0 and np.all(np.delete(weights, 2) < weights[2])
+    assert all(w is None for w in result.explanations[:10])
+    _assert_same_explanations(explain(model, X_new[10:]), result.explanations[10:])
+
+
+def _classifier_input(model, sessions):
+    """What the classifier of a count pipeline reads, dense."""
+    features = model[:-1].transform(sessions)
+    return features.toarray() if hasattr(features, "toarray") else features
+
+
+@pytest.mark.parametrize("name", ["logistic", "linear_svc"])
+def test_linear_line_weights_sum_to_decision_minus_intercept(hdfs, name):
+    X, y, X_new = hdfs
+    model = METHODS[name].build_pipeline(log_format="HDFS", random_state=0).fit(X, y)
+    weights = explain(model, X_new)
+    sums = np.array([w.sum() for w in weights])
+    expected = model.decision_function(X_new) - model[-1].intercept_[0]
+    np.testing.assert_allclose(sums, expected, rtol=1e-10, atol=1e-10)
+    # every line of a template gets the same share of its template's contribution
+    templates = model[0].transform(X_new)
+    for session, w in zip(templates[:20], weights[:20], strict=True):
+        for template in set(session):
+            same = [w[k] for k, t in enumerate(session) if t == template]
+            np.testing.assert_allclose(same, same[0])
+
+
+@pytest.mark.parametrize("name", ["decision_tree", "gradient_boosting"])
+def test_tree_path_contributions_are_exact(hdfs, name):
+    """Saabas contributions over all templates add up to the score minus the root value."""
+    from sklog.inspection._explain import _plan
+
+    X, y, X_new = hdfs
+    model = METHODS[name].build_pipeline(log_format="HDFS", random_state=0).fit(X, y)
+    features = _classifier_input(model, X_new)
+    contributions, bias = _plan(model, 1).explainer.attribution(features)
+    estimator = model[-1]
+    if name == "decision_tree":
+        score = estimator.predict_proba(features)[:, 1]
+        assert bias == pytest.approx(np.mean(y))  # the root's anomaly share
+        assert estimator.get_depth() >= 2
+    else:
+        score = estimator.decision_function(features)
+        assert estimator.n_iter_ >= 10
+    np.testing.assert_allclose(contributions.sum(axis=1) + bias, score, rtol=1e-9, atol=1e-9)
+    # the line weights are the contributions of the templates present, shared per line
+    weights = explain(model, X_new)
+    counts = model.named_steps["templatecounter"].transform(model[0].transform(X_new))
+    present = counts.toarray() > 0
+    np.testing.assert_allclose([w.sum() for w in weights],
+                               np.where(present, contributions, 0).sum(axis=1), atol=1e-9)
+
+
+def test_pos_label_turns_the_weights_around():
+    X, y = hdfs_like_blocks()
+    model = METHODS["logistic"].build_pipeline(log_format="HDFS", random_state=0).fit(X, y)
+    towards_anomaly = explain(model, X[-3:])
+    towards_normal = explain(model, X[-3:], pos_label=0)
+    for a, b in zip(towards_anomaly, towards_normal, strict=True):
+        np.testing.assert_allclose(a, -b)
+    assert explain(model, X[-3:], pos_label="nope") is None
+
+
+def test_selected_template_columns_map_back_to_lines(toy_template_sessions):
+    from sklearn.feature_selection import SelectKBest, chi2
+    from sklearn.linear_model import LogisticRegression
+
+    from sklog.feature_extraction import TemplateCounter
+
+    X, y = toy_template_sessions
+    model = make_pipeline(TemplateCounter(), SelectKBest(chi2, k=2),
+                          LogisticRegression()).fit(X, y)
+    weights = explain(model, [["open <*>", "error <*>", "close <*>"]])[0]
+    assert int(np.argmax(weights)) == 1 and weights[1] > 0
+    kept = set(model[1].get_feature_names_out(model[0].get_feature_names_out()))
+    assert "error <*>" in kept and len(kept) == 2
+    # templates the selector dropped reach the classifier with no weight
+    dropped = [k for k, t in enumerate(["open <*>", "error <*>", "close <*>"]) if t not in kept]
+    assert all(weights[k] == 0 for k in dropped)
+
+
+def test_classifiers_without_an_attribution_are_not_explained(toy_template_sessions):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from sklog.feature_extraction import TemplateCounter
+
+    X, y = toy_template_sessions
+    model = make_pipeline(TemplateCounter(), KNeighborsClassifier(3)).fit(X, y)
+    assert explain(model, X) is None
+    result = score_sessions(model, X, explain=True)
+    assert result.explanations is None and result.is_anomaly[-10:].all()

@@ -78,6 +78,51 @@ def weighted_quantile(values, weights, q):
     return float(np.quantile(np.repeat(values, weights.astype(np.int64)), q))
 
 
+def spread_over_lines(counter, sessions, contributions):
+    """Share each template's contribution among the lines of a session that hold it.
+
+    The one mapping from per-template contributions to per-line weights, used
+    by the count-based detectors and by :func:`sklog.inspection.explain` for
+    ``TemplateCounter -> classifier`` pipelines: a line gets its template's
+    contribution divided by the number of lines with that template in the
+    session (lines of unseen templates share the out-of-vocabulary column).
+    The weights of a session therefore add up to the contributions of the
+    templates present in it; templates absent from a session (a zero count)
+    reach no line.
+
+    Parameters
+    ----------
+    counter : fitted TemplateCounter
+    sessions : list of sessions of template strings
+    contributions : callable
+        ``contributions(start, stop)`` returns a dense array of shape
+        ``(stop - start, n_templates + 1)``: the contribution of every column of
+        ``counter`` to the scores of ``sessions[start:stop]``. Called on chunks
+        of bounded memory.
+
+    Returns
+    -------
+    weights : list of ndarray of shape (len(session),)
+    """
+    ids, lengths = counter.vocabulary_.encode_flat(sessions)
+    n_columns = len(counter.vocabulary_.templates_) + 1
+    cols = np.where(ids == OOV_ID, n_columns - 1, ids - 2)
+    rows = np.repeat(np.arange(len(sessions)), lengths)
+    # how many lines of its session share each line's column
+    _, inverse, sizes = np.unique(rows * n_columns + cols, return_inverse=True,
+                                  return_counts=True)
+    same = sizes[inverse.ravel()].astype(np.float64)
+    values = np.zeros(len(ids), dtype=np.float64)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.intp)
+    step = _chunk_rows(n_columns)
+    for s in range(0, len(sessions), step):
+        stop = min(s + step, len(sessions))
+        contrib = np.asarray(contributions(s, stop), dtype=np.float64)
+        lo, hi = starts[s], starts[stop]
+        values[lo:hi] = contrib[rows[lo:hi] - s, cols[lo:hi]] / same[lo:hi]
+    return np.split(values, starts[1:-1]) if len(sessions) else []
+
+
 class _CountDetector(AnomalyDetectorMixin, BaseEstimator):
     """Base of the count-vector detectors: sessions -> counts -> ``_fit_rows``.
 
@@ -146,19 +191,9 @@ class _CountDetector(AnomalyDetectorMixin, BaseEstimator):
             One float array per session, one value per position.
         """
         sessions, counts = self._counts(X)
-        ids, lengths = self.counter_.vocabulary_.encode_flat(sessions)
-        cols = np.where(ids == OOV_ID, self.n_templates_, ids - 2)
-        rows = np.repeat(np.arange(len(sessions)), lengths)
-        values = np.zeros(len(ids), dtype=np.float64)
-        step = _chunk_rows(counts.shape[1])
-        starts = np.concatenate([[0], np.cumsum(lengths)])
-        for s in range(0, counts.shape[0], step):
-            block = counts[s : s + step].toarray()
-            contrib = self._contributions(block)
-            lo, hi = starts[s], starts[min(s + step, len(sessions))]
-            r, c = rows[lo:hi] - s, cols[lo:hi]
-            values[lo:hi] = contrib[r, c] / block[r, c]
-        return np.split(values, starts[1:-1]) if len(sessions) else []
+        return spread_over_lines(self.counter_, sessions,
+                                 lambda start, stop: self._contributions(
+                                     counts[start:stop].toarray()))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
