@@ -146,7 +146,10 @@ class InvariantsMiner(_CountDetector):
         Parameters
         ----------
         X : sequence of sessions of template strings
-        y : ignored
+        y : array-like of shape (n_sessions,) or None, default=None
+            Ignored: every session is learned as normal. Labels with
+            anomalies (``1``) in them trigger a ``UserWarning``; fit on the
+            normal sessions only (``cv=NormalOnlySplit(...)`` in model selection).
 
         Returns
         -------
