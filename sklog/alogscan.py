@@ -28,28 +28,26 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback
 from torch import nn
 from torch.nn import functional as F
 
 from .base import AnomalyDetectorMixin
-from .nn import MirroredDeconvDecoder, MultiKernelCNNEncoder, SessionModelMixin, SessionNet
+from .nn import (
+    MirroredDeconvDecoder,
+    MultiKernelCNNEncoder,
+    SessionDetectorMixin,
+    SessionNet,
+    TemplateEmbedding,
+)
 from .utils import OOV_ID, PAD_ID, torch_generator
 
 __all__ = ["ALogSCAN", "ALogSCANModule"]
 
-#: Longest session (in events) read by default; longer ones are truncated.
-MAX_LENGTH_CAP = 512
-
 #: Rows per validation batch. ``valid_loss`` averages the reconstruction loss per batch,
 #: so this size is part of the early-stopping criterion: fixed, not memory-dependent.
 VALID_BATCH_SIZE = 1024
-
-#: Relative margin of the threshold over the score it is set from: float32 scores of one
-#: session differ by ~1e-7 between batch compositions, and a prediction must not.
-THRESHOLD_MARGIN = 1e-5
 
 
 def least_frequent(counts, kappa):
@@ -92,18 +90,22 @@ class ALogSCANModule(nn.Module):
     rare : array-like of bool of shape (n_ids,), optional
         Ids blanked out of the student's view at inference.
     embedding_weights : array-like of shape (n_ids, embedding_dim), optional
-        Initial template embeddings (learned either way).
+        Initial learned template embeddings (learned either way).
+    embedding : dict, optional
+        ``mode`` and ``table`` of the :class:`~sklog.nn.TemplateEmbedding`
+        (default: learned ids only).
     """
 
     def __init__(self, n_ids, embedding_dim, channels, kernel_sizes, pooling="max", rare=None,
-                 embedding_weights=None):
+                 embedding_weights=None, embedding=None):
         super().__init__()
-        self.embedding = nn.Embedding(n_ids, embedding_dim, padding_idx=PAD_ID)
+        self.n_ids = int(n_ids)
+        self.embedding = TemplateEmbedding(n_ids, embedding_dim, **(embedding or {}))
         self.teacher = MultiKernelCNNEncoder(embedding_dim, channels, kernel_sizes, pooling)
         self.decoder = MirroredDeconvDecoder(embedding_dim, channels, kernel_sizes)
         self.head = nn.Linear(embedding_dim, n_ids)
         self.student = MultiKernelCNNEncoder(embedding_dim, channels, kernel_sizes, pooling)
-        if embedding_weights is not None:
+        if embedding_weights is not None and self.embedding.weight is not None:
             with torch.no_grad():
                 self.embedding.weight.copy_(torch.as_tensor(embedding_weights))
         # centre of the one-class loss, fixed from an initial pass (OneClassCentre)
@@ -111,16 +113,17 @@ class ALogSCANModule(nn.Module):
         rare = torch.zeros(n_ids, dtype=torch.bool) if rare is None else torch.as_tensor(rare)
         self.register_buffer("rare", rare.to(torch.bool))
 
-    def forward(self, ids, lengths=None, infrequent=None):
+    def forward(self, ids, lengths=None, infrequent=None, vectors=None):
         # batches may be padded wider than their longest session: trim
         length = max(int((ids != PAD_ID).sum(dim=1).max()), 1) if len(ids) else 1
         ids = ids[:, :length]
         valid = ids != PAD_ID
+        emb = self.embedding(ids, None if vectors is None else vectors[:, :length])
+        ids = ids.masked_fill(ids >= self.n_ids, OOV_ID)  # unseen templates (text vectors)
         if infrequent is None:
             infrequent = self.rare[ids] & valid
         else:
             infrequent = infrequent[:, :length] & valid
-        emb = self.embedding(ids)
         z, maps, where_t = self.teacher(emb, valid)
         z_student, maps_s, where_s = self.student(
             emb.masked_fill(infrequent.unsqueeze(-1), 0.0), valid
@@ -208,8 +211,10 @@ class _ALogSCANNet(SessionNet):
         infrequent = None  # the inference view: training frequencies (module.rare)
         if self.module_.training and self.kappas is not None:
             kappa = float(self.kappa_rng_.choice(self.kappas))
-            infrequent = dflf_mask(ids, kappa, self.module_.embedding.num_embeddings)
-        return self.module_(ids, infrequent=infrequent)
+            infrequent = dflf_mask(ids, kappa, self.module_.n_ids)
+        vectors = x.get("vectors")
+        return self.module_(ids, infrequent=infrequent,
+                            vectors=None if vectors is None else vectors.to(self.device))
 
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
         z, z_student, objective = y_pred["z"], y_pred["z_student"], self.objective
@@ -226,7 +231,7 @@ class _ALogSCANNet(SessionNet):
         return loss
 
 
-class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
+class ALogSCAN(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
     """ALogSCAN: unsupervised teacher-student CNN detector on sessions of templates.
 
     ``fit`` learns normal behaviour from unlabeled sessions (they should be
@@ -238,7 +243,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
     Parameters
     ----------
     embedding_dim : int, default=32
-        Size of the learned template embeddings.
+        Width of the per-position template inputs.
     channels : int, default=128
         Channels of each CNN branch; the latent size is
         ``channels * len(kernel_sizes)``.
@@ -269,8 +274,19 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         two on the HDFS validation split (PR-AUC 0.804 against 0.785).
         ``"mean"`` keeps how often a pattern occurs in the latent vector.
     embedding_init : {"random", "tfidf"}, default="random"
-        ``"tfidf"`` initialises the embeddings from a truncated SVD of the
-        tf-idf vectors of the template texts (they are learned either way).
+        ``"tfidf"`` initialises the learned embeddings from a truncated SVD
+        of the tf-idf vectors of the template texts (they are learned either
+        way).
+    template_embedding : {"learned", "semantic", "both"}, default="learned"
+        How a template enters the networks: a learned vector per training
+        template (unseen ones share the out-of-vocabulary vector), its frozen
+        Sentence-BERT vector projected to ``embedding_dim`` (unseen templates
+        get their own vector from their text), or the sum of both. See
+        :class:`sklog.nn.TemplateEmbedding`.
+    embedder : BertEmbedder or None, default=None
+        Embeds template texts when ``template_embedding`` is not
+        ``"learned"``; ``None``: :class:`~sklog.feature_extraction.BertEmbedder`
+        with the packaged all-MiniLM-L6-v2.
     max_length : int or "auto", default="auto"
         Sessions are truncated to their first ``max_length`` events.
         ``"auto"``: the longest training session, capped at 512. Batches
@@ -375,6 +391,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         "center_loss": ["boolean"],
         "pooling": [StrOptions({"max", "mean"})],
         "embedding_init": [StrOptions({"random", "tfidf"})],
+        **SessionDetectorMixin._template_embedding_constraints,
         "max_length": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "contamination": [StrOptions({"auto"}), Interval(numbers.Real, 0, 0.5, closed="right")],
         "validation_fraction": [Interval(numbers.Real, 0, 0.5, closed="neither")],
@@ -403,6 +420,8 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         center_loss=True,
         pooling="max",
         embedding_init="random",
+        template_embedding="learned",
+        embedder=None,
         max_length="auto",
         contamination="auto",
         validation_fraction=0.1,
@@ -427,6 +446,8 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         self.center_loss = center_loss
         self.pooling = pooling
         self.embedding_init = embedding_init
+        self.template_embedding = template_embedding
+        self.embedder = embedder
         self.max_length = max_length
         self.contamination = contamination
         self.validation_fraction = validation_fraction
@@ -481,16 +502,6 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         weights[2:, :n_comp] = vecs
         return weights
 
-    def _sampler_params(self, n_train, seed):
-        """Shuffled batches; at most ``max_samples`` sessions drawn anew each epoch."""
-        from torch.utils.data import RandomSampler
-
-        if self.max_samples is None or n_train <= self.max_samples:
-            return {"iterator_train__shuffle": True}
-        return {"iterator_train__sampler": RandomSampler(
-            range(n_train), num_samples=int(self.max_samples), generator=torch_generator(seed + 1)),
-            "iterator_train__shuffle": False}
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn normal behaviour from unlabeled sessions of templates.
@@ -513,9 +524,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         start = time.perf_counter()
         sessions, seed = self._start_fit(X)
         kernel_sizes, kappas = self._check_lists()
-        longest = max((len(s) for s in sessions), default=1)
-        self.max_length_ = (max(1, min(longest, MAX_LENGTH_CAP)) if self.max_length == "auto"
-                            else int(self.max_length))
+        self.max_length_ = self._auto_max_length(sessions)
         ids, lengths, _ = self._encode(sessions)
         train_idx, valid_idx = self._held_out_split(len(ids), seed)
         n_valid = len(valid_idx)
@@ -533,6 +542,7 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
             module__channels=self.channels, module__kernel_sizes=kernel_sizes,
             module__pooling=self.pooling, module__rare=self._rare_templates(max(kappas)),
             module__embedding_weights=embedding_weights,
+            module__embedding=self._embedding_module_kwargs(),
             kappas=kappas if self.frequency_filtering else None, kappa_seed=seed,
             objective=Objective(alpha=float(self.alpha), center_loss=bool(self.center_loss),
                                 reconstruct="infrequent" if self.frequency_filtering
@@ -554,21 +564,6 @@ class ALogSCAN(SessionModelMixin, AnomalyDetectorMixin, BaseEstimator):
         self._set_threshold(self._scores((ids, lengths, None)), valid_idx)
         self.fit_time_ = time.perf_counter() - start
         return self
-
-    def _held_out_split(self, n, seed):
-        """``(train, held_out)`` rows: held-out sessions serve early stopping and the "auto"
-        threshold and never a gradient step (none below 10 sessions)."""
-        order = check_random_state(seed).permutation(n)
-        n_valid = int(round(self.validation_fraction * n)) if n >= 10 else 0
-        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
-
-    def _set_threshold(self, scores, held_out):
-        if self.contamination == "auto":
-            threshold = np.max(scores[held_out] if len(held_out) else scores)
-        else:
-            threshold = np.percentile(scores, 100 * (1 - self.contamination))
-        self.threshold_ = float(threshold + THRESHOLD_MARGIN * abs(threshold))
-        self.offset_ = -self.threshold_
 
     # ------------------------------------------------------------ inference
     def _bytes_per_event(self):

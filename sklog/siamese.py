@@ -100,6 +100,16 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
     embedding_dim, lstm_units, bidirectional, dense_units : optional
         Override the preset's value when not ``None`` (free configuration).
         ``lstm_units`` and ``dense_units`` are tuples of layer widths.
+    template_embedding : {"learned", "semantic", "both"}, default="learned"
+        How a template enters the LSTM: a learned vector per training
+        template (unseen ones share the out-of-vocabulary vector), its frozen
+        Sentence-BERT vector projected to ``embedding_dim`` (unseen templates
+        get their own vector from their text), or the sum of both. See
+        :class:`sklog.nn.TemplateEmbedding`.
+    embedder : BertEmbedder or None, default=None
+        Embeds template texts when ``template_embedding`` is not
+        ``"learned"``; ``None``: :class:`~sklog.feature_extraction.BertEmbedder`
+        with the packaged all-MiniLM-L6-v2.
     pairs : {"kpone", "all"}, default="kpone"
         ``"kpone"``: per session one same-class and ``n_negatives``
         different-class partners, resampled every epoch
@@ -177,6 +187,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         "lstm_units": ["array-like", None],
         "bidirectional": ["boolean", None],
         "dense_units": ["array-like", None],
+        **SessionModelMixin._template_embedding_constraints,
         "pairs": [StrOptions({"kpone", "all"})],
         "n_negatives": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_pairs": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -205,6 +216,8 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         lstm_units=None,
         bidirectional=None,
         dense_units=None,
+        template_embedding="learned",
+        embedder=None,
         pairs="kpone",
         n_negatives=3,
         max_pairs=200_000,
@@ -229,6 +242,8 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         self.lstm_units = lstm_units
         self.bidirectional = bidirectional
         self.dense_units = dense_units
+        self.template_embedding = template_embedding
+        self.embedder = embedder
         self.pairs = pairs
         self.n_negatives = n_negatives
         self.max_pairs = max_pairs
@@ -270,6 +285,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
             "dense_units": tuple(preset["dense_units"]),
             "bidirectional": bool(preset["bidirectional"]),
             "dropout": float(self.dropout),
+            "embedding": self._embedding_module_kwargs(),
         }
 
     # ---------------------------------------------------------------------- fit
@@ -333,7 +349,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         sessions, seed = self._start_fit(X)
         labels = self._check_labels(y, len(sessions))
         self.max_length_ = self.max_length
-        ids, lengths, _ = self._encode(sessions)
+        ids, lengths, _ = self._encode(sessions)  # training ids: vectors from the net's table
         train_idx, valid_idx = self._held_out_split(labels, seed)
         self._warn_pair_count(len(train_idx))
 
@@ -379,7 +395,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         # embedding plus every LSTM layer's outputs (float32, both directions)
         encoder = self.net_.module_.encoder
         units = sum(lstm.hidden_size * (2 if lstm.bidirectional else 1) for lstm in encoder.lstms)
-        return 4 * (encoder.embedding.embedding_dim + 2 * units)
+        return 4 * (encoder.embedding.dim + 2 * units)
 
     def _embed(self, encoded):
         return self._forward(encoded, lambda out: to_numpy(out[0])).astype(np.float32, copy=False)
@@ -465,7 +481,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
             return scores if pos == -1 or pos == len(self.classes_) - 1 else -scores
         return scores[:, pos]
 
-    def _occlusion(self, ids, lengths):
+    def _occlusion(self, ids, lengths, vectors):
         """``score(session) - score(session without event j)`` for every event j, flattened."""
         owner = np.repeat(np.arange(len(ids)), lengths)
         dropped = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -474,7 +490,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         shorter = lengths[owner] - 1
         variants = np.where(cols < shorter[:, None], ids[owner[:, None], source], 0)
         scores = self._anomaly_scores((np.vstack([ids, variants]),
-                                       np.concatenate([lengths, shorter]), None))
+                                       np.concatenate([lengths, shorter]), vectors))
         return scores[: len(ids)][owner] - scores[len(ids):]
 
     def explain(self, X):
@@ -499,7 +515,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
             One float array per session, one value per event.
         """
         sessions = self._sessions(X)
-        ids, lengths, _ = self._encode(sessions)
+        ids, lengths, vectors = self._encode(sessions)
         # a chunk's sessions and their variants: sum(lengths + 1) rows of ids.shape[1] events
         budget = self._chunk_size(ids.shape[1])
         ends = np.cumsum(lengths + 1)
@@ -507,7 +523,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         while start < len(ids):
             stop = max(start + 1, int(np.searchsorted(ends, ends[start - 1] + budget
                                                       if start else budget, side="right")))
-            flat = self._occlusion(ids[start:stop], lengths[start:stop])
+            flat = self._occlusion(ids[start:stop], lengths[start:stop], vectors)
             values.extend(np.split(flat, np.cumsum(lengths[start:stop])[:-1]))
             start = stop
         return self._per_line(values, sessions)

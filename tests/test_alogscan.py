@@ -10,8 +10,9 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, KFold
 
-from sklog.alogscan import THRESHOLD_MARGIN, ALogSCAN, dflf_mask, least_frequent
+from sklog.alogscan import ALogSCAN, dflf_mask, least_frequent
 from sklog.metrics import anomaly_scorer
+from sklog.nn._detector import THRESHOLD_MARGIN
 
 TINY = dict(embedding_dim=8, channels=8, max_epochs=5, batch_size=16, random_state=0)
 # The toy separation tests use mean pooling: with the authors' max pooling (the

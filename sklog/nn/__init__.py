@@ -2,6 +2,8 @@
 
 from ._cnn import MirroredDeconvDecoder, MultiKernelCNNEncoder
 from ._data import LengthBucketSampler, SessionDataset
+from ._detector import SessionDetectorMixin
+from ._embedding import TEMPLATE_EMBEDDINGS, TemplateEmbedding
 from ._estimator import SessionModelMixin
 from ._lstm import LSTMSessionEncoder, SiameseModule
 from ._net import SessionNet, silent
@@ -16,9 +18,12 @@ __all__ = [
     "PairDataset",
     "ResamplePairs",
     "SessionDataset",
+    "SessionDetectorMixin",
     "SessionModelMixin",
     "SessionNet",
     "SiameseModule",
+    "TEMPLATE_EMBEDDINGS",
+    "TemplateEmbedding",
     "all_pairs",
     "kpone_pairs",
     "silent",

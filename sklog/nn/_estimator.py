@@ -8,9 +8,11 @@ and length-sorted inference through skorch, and the mapping of per-position
 explanations back to the lines of each session.
 
 Per-template vectors (text embeddings of template strings) travel with the
-ids: a method that overrides :meth:`SessionModelMixin._template_vectors`
-gets every batch's ``"vectors"`` as well, and templates unseen in training
-are embedded from their text rather than collapsed into one id.
+ids: an estimator with ``template_embedding="semantic"`` or ``"both"`` (or
+one that overrides :meth:`SessionModelMixin._template_vectors`) gets every
+inference batch's ``"vectors"`` as well, and templates unseen in training
+are embedded from their text rather than collapsed into one id. The module
+reads them through :class:`sklog.nn.TemplateEmbedding`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import copy
 
 import numpy as np
 import sklearn
+from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, StrOptions
 
 from ..utils import (
     TemplateVocabulary,
@@ -29,6 +33,7 @@ from ..utils import (
     torch_seed,
 )
 from ._data import SessionDataset
+from ._embedding import TEMPLATE_EMBEDDINGS
 
 #: Activation bytes per inference batch at most. Larger batches leave the CPU caches:
 #: ALogSCAN scored 1,007 sessions/s in 1 GiB batches, 2,272 in 64 MiB ones (one core).
@@ -39,10 +44,20 @@ class SessionModelMixin:
     """Shared plumbing of neural estimators on sessions of template strings.
 
     Mix in before ``BaseEstimator``. The estimator must have the parameters
-    ``device``, ``random_state``, ``verbose`` and ``n_jobs``. Subclasses set
+    ``device``, ``random_state``, ``verbose`` and ``n_jobs``, and may have
+    ``template_embedding`` (see :data:`TEMPLATE_EMBEDDINGS`) with ``embedder``
+    (a :class:`~sklog.feature_extraction.BertEmbedder`-like object with
+    ``embed_templates``; ``None``: the packaged Sentence-BERT). Subclasses set
     ``max_length_`` (``None``: no cut) before encoding, and may override
     :meth:`_template_vectors` and :meth:`_bytes_per_event`.
     """
+
+    #: parameter constraints of ``template_embedding`` and ``embedder``, for estimators
+    #: that expose them
+    _template_embedding_constraints = {
+        "template_embedding": [StrOptions(set(TEMPLATE_EMBEDDINGS))],
+        "embedder": [HasMethods(["embed_templates"]), None],
+    }
 
     # ------------------------------------------------------------------ fit
     def _start_fit(self, X):
@@ -51,6 +66,7 @@ class SessionModelMixin:
         seed = seed_from_random_state(self.random_state)
         self.device_ = resolve_device(self.device)
         self.vocabulary_ = TemplateVocabulary().fit(sessions)
+        self.embedder_ = self._resolve_embedder()
         vectors = self._template_vectors(self.vocabulary_.templates_)
         self.template_vectors_ = None if vectors is None else self._with_reserved_rows(vectors)
         return sessions, seed
@@ -115,9 +131,26 @@ class SessionModelMixin:
         ids, lengths = vocabulary.encode_padded(sessions, self.max_length_)
         return ids, lengths, table
 
+    def _resolve_embedder(self):
+        """A private copy of ``embedder`` when template texts are embedded, else ``None``."""
+        if getattr(self, "template_embedding", "learned") == "learned":
+            return None
+        if getattr(self, "embedder", None) is not None:
+            return clone(self.embedder)
+        from ..feature_extraction import BertEmbedder
+
+        return BertEmbedder()
+
     def _template_vectors(self, templates):
         """Vectors for template strings, ``(len(templates), d)``, or ``None`` (ids only)."""
-        return None
+        if getattr(self, "embedder_", None) is None:
+            return None
+        return self.embedder_.embed_templates(list(templates))
+
+    def _embedding_module_kwargs(self):
+        """``mode`` and ``table`` of the net's :class:`TemplateEmbedding`."""
+        return {"mode": getattr(self, "template_embedding", "learned"),
+                "table": self.template_vectors_}
 
     @staticmethod
     def _with_reserved_rows(vectors):
@@ -134,7 +167,10 @@ class SessionModelMixin:
         """Sessions per inference batch: activations within scikit-learn's ``working_memory``
         and within :data:`BATCH_ACTIVATION_BYTES`, past which batches only lose speed."""
         budget = min(sklearn.get_config()["working_memory"] * 2**20, BATCH_ACTIVATION_BYTES)
-        return max(1, int(budget // (max(width, 1) * self._bytes_per_event())))
+        per_event = self._bytes_per_event()
+        if self.template_vectors_ is not None:  # the batch's gathered text vectors
+            per_event += 4 * self.template_vectors_.shape[1]
+        return max(1, int(budget // (max(width, 1) * per_event)))
 
     def _forward(self, encoded, fn, *, desc="scoring"):
         """``fn(output)`` of the net on every session, in chunks sorted by length.

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from ._embedding import TemplateEmbedding
+
 
 class LSTMSessionEncoder(nn.Module):
     """Template embedding -> stacked (Bi)LSTM -> dense layers -> session vector.
@@ -30,13 +32,17 @@ class LSTMSessionEncoder(nn.Module):
     bidirectional : bool, default=False
     dropout : float, default=0.0
         Dropout between layers.
+    embedding : dict, optional
+        ``mode`` and ``table`` of the :class:`TemplateEmbedding` (default:
+        learned ids only).
     """
 
     def __init__(
-        self, n_templates, embedding_dim, lstm_units, dense_units, bidirectional=False, dropout=0.0
+        self, n_templates, embedding_dim, lstm_units, dense_units, bidirectional=False, dropout=0.0,
+        embedding=None,
     ):
         super().__init__()
-        self.embedding = nn.Embedding(n_templates, embedding_dim, padding_idx=0)
+        self.embedding = TemplateEmbedding(n_templates, embedding_dim, **(embedding or {}))
         directions = 2 if bidirectional else 1
         self.lstms = nn.ModuleList()
         size = embedding_dim
@@ -57,19 +63,16 @@ class LSTMSessionEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.output_dim = size
 
-    def embed_tokens(self, ids):
-        """Per-position template embeddings (exposed for saliency methods)."""
-        return self.embedding(ids)
-
-    def forward(self, ids, lengths, token_embeddings=None):
-        """Session vectors for ``ids`` of shape ``(batch, time)`` and true ``lengths``.
+    def forward(self, ids, lengths, vectors=None):
+        """Session vectors for ``ids`` of shape ``(batch, time)`` and true ``lengths``
+        (``vectors``: the positions' template text vectors, see :class:`TemplateEmbedding`).
 
         Empty sessions are read as one padding event, so they get a valid vector.
         """
         lengths = lengths.clamp(min=1)
         width = int(lengths.max())
         ids = ids[:, :width]
-        out = self.embed_tokens(ids) if token_embeddings is None else token_embeddings[:, :width]
+        out = self.embedding(ids, None if vectors is None else vectors[:, :width])
         last = None
         for i, lstm in enumerate(self.lstms):
             packed = pack_padded_sequence(
@@ -102,6 +105,6 @@ class SiameseModule(nn.Module):
         self.encoder = LSTMSessionEncoder(**encoder_kwargs)
         self.head = nn.Linear(self.encoder.output_dim, n_classes) if n_classes else None
 
-    def forward(self, ids, lengths):
-        z = self.encoder(ids, lengths)
+    def forward(self, ids, lengths, vectors=None):
+        z = self.encoder(ids, lengths, vectors)
         return (z,) if self.head is None else (z, self.head(z))
