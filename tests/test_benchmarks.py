@@ -313,3 +313,136 @@ def test_run_cell_scores_in_one_pass():
     row = run_cell(cell, split, 0)
     assert row["error"] is None and row["f1"] == 1.0
     assert batches == [row["n_fit"], len(split.X_test)]  # fit once, score once
+
+
+# -- the MLAD protocol and the multi-system splits ------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_cache(shared_data):
+    return DatasetCache(shared_data)  # each dataset read once for the tests below
+
+
+def _check_mlad(split):
+    train, test = split.train_index, split.test_index
+    assert not set(train.tolist()) & set(test.tolist())
+    assert not np.any(split.y_train == 1)
+    assert np.sum(split.y_test == 1) == np.sum(split.y_test == 0) > 0
+    assert len(split.X_train) == len(train) and len(split.X_test) == len(test)
+
+
+def test_mlad_balanced_on_hdfs_raw(real_cache):
+    data = real_cache.get("hdfs_raw")
+    split = make_split("hdfs_raw", "mlad_balanced", data, seed=0, quick=True)
+    _check_mlad(split)
+    y = np.asarray(data["y"])
+    # no quick cap on HDFS: every anomaly tested, every other normal block trains
+    assert split.info["n_test_anomalies"] == y.sum() == 276
+    assert split.info["n_train"] == len(y) - 2 * y.sum()
+    assert split.X_test[0] == data["X"][split.test_index[0]]
+    assert "balanced_normal_split" in split.info["split_rule"]
+    again = make_split("hdfs_raw", "mlad_balanced", data, seed=0)
+    assert np.array_equal(again.test_index, split.test_index)
+    assert not np.array_equal(
+        make_split("hdfs_raw", "mlad_balanced", data, seed=1).test_index, split.test_index)
+
+
+def test_mlad_balanced_on_bgl_seq_honours_quick_caps(real_cache):
+    data = real_cache.get("bgl_seq")
+    split = make_split("bgl_seq", "mlad_balanced", data, seed=0, quick=True)
+    _check_mlad(split)
+    assert split.info["n_train"] == 20_000 and split.info["n_test"] == 10_000
+    n_normal = len(data["test_normal"])
+    assert np.all(split.train_index < n_normal)  # training: given normal windows only
+    assert split.X_test[-1] == data["test_abnormal"][split.test_index[-1] - n_normal]
+    # the existing balanced protocol is unchanged: training windows cut from train.txt
+    assert "train.txt" in make_split("bgl_seq", "balanced", data, 0, quick=True).info[
+        "split_rule"]
+
+
+def test_thunderbird_2k_windows_and_no_anomaly(real_cache, tmp_path):
+    data = real_cache.get("thunderbird_2k")
+    assert len(data["X"]) == 100 and all(len(w) == 20 for w in data["X"])
+    assert not data["X"][0][0].startswith("- ")  # label column removed
+    bundled = DatasetCache(tmp_path, source="auto").get("thunderbird_2k")
+    assert bundled["X"] == data["X"] and "load_loghub_2k" in bundled["source"]
+    with pytest.raises(DataUnavailable, match="no alert line"):
+        make_split("thunderbird_2k", "mlad_balanced", data, seed=0)
+    with pytest.raises(DataUnavailable, match="missing data file"):
+        DatasetCache(tmp_path, source="data-dir").get("thunderbird_2k")
+
+
+def test_multi_system_splits(real_cache):
+    multi = real_cache.get("multi_system")
+    splits = {p: make_split("multi_system", p, multi, seed=0, quick=True)
+              for p in ("hdfs", "bgl", "fused:hdfs", "fused:bgl", "transfer:hdfs->bgl",
+                        "transfer:bgl->hdfs", "transfer:thunderbird->bgl")}
+    assert len(multi["per_seed"]) == 1  # templated once for every protocol of the seed
+    for protocol, split in splits.items():
+        _check_mlad(split)
+        assert split.info["system"] == protocol.split(">")[-1].split(":")[-1]
+    hdfs, bgl = splits["hdfs"], splits["bgl"]
+    # the same seed rule as hdfs_raw/mlad_balanced; sessions are template strings
+    single = make_split("hdfs_raw", "mlad_balanced", real_cache.get("hdfs_raw"), 0, quick=True)
+    assert np.array_equal(hdfs.test_index, single.test_index)
+    assert not any("blk_" in t for s in hdfs.X_test for t in s)
+    assert "fitted on the 8699 hdfs training sessions" in hdfs.info["templating"]["hdfs"]
+    # quick caps, per system
+    assert bgl.info["n_train"] == 10_000 and bgl.info["n_test_anomalies"] == 2_500
+    # fused: union of every system's training part, test of one system
+    thunderbird_train = splits["transfer:thunderbird->bgl"].train_index
+    assert len(thunderbird_train) == 100
+    union = np.sort(np.concatenate([hdfs.train_index, bgl.train_index, thunderbird_train]))
+    for dst in ("hdfs", "bgl"):
+        fused = splits[f"fused:{dst}"]
+        assert np.array_equal(fused.train_index, union)
+        assert np.array_equal(fused.test_index, splits[dst].test_index)
+        assert fused.info["train_systems"] == ["hdfs", "bgl", "thunderbird"]
+    # transfer: source's training part, destination's test part
+    for src, dst in (("hdfs", "bgl"), ("bgl", "hdfs")):
+        transfer = splits[f"transfer:{src}->{dst}"]
+        assert np.array_equal(transfer.train_index, splits[src].train_index)
+        assert np.array_equal(transfer.test_index, splits[dst].test_index)
+        assert transfer.X_test == splits[dst].X_test
+        assert transfer.info["train_systems"] == [src]
+    with pytest.raises(DataUnavailable, match="no anomalous session"):
+        make_split("multi_system", "fused:thunderbird", multi, seed=0, quick=True)
+
+
+def test_protocol_patterns_prefer_exact_names():
+    cells = [BenchmarkCell("bgl_seq", "balanced", "PCA", None),
+             BenchmarkCell("bgl_seq", "mlad_balanced", "PCA", None),
+             BenchmarkCell("multi_system", "hdfs", "PCA", None),
+             BenchmarkCell("multi_system", "fused:hdfs", "PCA", None),
+             BenchmarkCell("multi_system", "transfer:hdfs->bgl", "PCA", None),
+             BenchmarkCell("multi_system", "transfer:bgl->hdfs", "ALogSCAN (quick, 3 epochs)",
+                           None)]
+
+    def protocols(**kw):
+        return [c.protocol for c in select_cells(cells, **kw)]
+
+    assert protocols(protocols="balanced") == ["balanced"]
+    assert protocols(protocols="mlad") == ["mlad_balanced"]
+    assert protocols(protocols="hdfs") == ["hdfs"]
+    assert protocols(protocols="fused,transfer") == [
+        "fused:hdfs", "transfer:hdfs->bgl", "transfer:bgl->hdfs"]
+    assert protocols(protocols="transfer:*->hdfs") == ["transfer:bgl->hdfs"]
+    assert protocols(protocols="*hdfs*") == [
+        "hdfs", "fused:hdfs", "transfer:hdfs->bgl", "transfer:bgl->hdfs"]
+    assert protocols(datasets="multi", methods="alogscan") == ["transfer:bgl->hdfs"]
+
+
+def test_mlad_rows_are_registered_with_the_dataset_templater():
+    from sklog.benchmarks._data import MLAD_SPLITS, PROTOCOLS
+
+    cells = _harness.load_cells()
+    for dataset, protocol in MLAD_SPLITS:
+        assert protocol in PROTOCOLS[dataset]
+        labels = {c.method: c for c in cells if (c.dataset, c.protocol) == (dataset, protocol)}
+        assert {"PCA", "ALogSCAN", "ALogSCAN (quick, 3 epochs)"} <= set(labels)
+        assert labels["PCA"].quick and not labels["ALogSCAN"].quick
+    pca = next(c for c in cells if (c.dataset, c.method) == ("thunderbird_2k", "PCA"))
+    templater = pca.build(0).steps[0][1]
+    assert templater.log_format.startswith("<Timestamp> ") and templater.depth == 4
+    bgl = next(c for c in cells if (c.dataset, c.protocol, c.method)
+               == ("multi_system", "transfer:hdfs->bgl", "PCA"))
+    assert type(bgl.build(0)).__name__ == "PCADetector"  # template sessions: no templater

@@ -11,6 +11,7 @@ from sklog.metrics import (
     anomaly_mask,
     anomaly_score,
     anomaly_scorer,
+    balanced_normal_split,
     deduplicate_sessions,
     evaluate,
     evaluate_predictions,
@@ -124,6 +125,28 @@ def test_normal_only_split(ratio):
         assert len(test) == 40
     again = next(NormalOnlySplit(test=ratio, random_state=0).split(np.arange(200), y))
     assert np.array_equal(again[1], test)
+
+
+def test_balanced_normal_split_is_mlad_protocol():
+    rng = np.random.RandomState(1)
+    y = (rng.rand(500) < 0.1).astype(int)
+    train, test = balanced_normal_split(y, random_state=0)
+    anomalies = np.flatnonzero(y == 1)
+    assert set(anomalies) <= set(test)  # every anomaly is tested
+    assert np.sum(y[test] == 1) == np.sum(y[test] == 0) == len(anomalies)  # 1:1
+    assert not np.any(y[train] == 1)  # no anomaly in training
+    assert not set(train) & set(test)
+    assert sorted(np.r_[train, test].tolist()) == list(range(500))  # every other normal trains
+    assert np.all(np.diff(train) > 0) and np.all(np.diff(test) > 0)
+    again = balanced_normal_split(y, random_state=0)
+    other = balanced_normal_split(y, random_state=1)
+    assert np.array_equal(again[1], test) and not np.array_equal(other[1], test)
+    # detector labels (-1 anomaly) and no anomaly at all
+    assert np.array_equal(balanced_normal_split(np.where(y == 1, -1, 1), random_state=0)[1], test)
+    train, test = balanced_normal_split([0, 0, 0], random_state=0)
+    assert train.tolist() == [0, 1, 2] and test.tolist() == []
+    with pytest.raises(ValueError, match="2 anomalous but only 1 normal"):
+        balanced_normal_split([1, 1, 0])
 
 
 def test_leave_one_system_out():

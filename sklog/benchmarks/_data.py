@@ -4,6 +4,35 @@ The split is computed here, once per seed, and the harness hands only its
 training part to an estimator; the test part is used once, for scoring.
 Names and semantics follow the benchmark contract (``hdfs_raw``,
 ``hdfs_deeplog``, ``bgl_seq``; ``natural``, ``supervised``, ``balanced``).
+
+The MLAD evaluation (Zang et al., arXiv 2401.07655) adds:
+
+``mlad_balanced`` (datasets ``hdfs_raw``, ``bgl_seq``, ``thunderbird_2k``)
+    :func:`sklog.metrics.balanced_normal_split` of the dataset's labeled
+    sessions: test = every anomalous session + as many normal sessions drawn
+    at random (1:1); training = every other normal session. ``bgl_seq``'s
+    sessions are the given windows of ``test_normal_sample`` and
+    ``test_abnormal``; ``thunderbird_2k``'s are non-overlapping windows of
+    20 lines of ``loghub/Thunderbird/Thunderbird_2k.log`` (label column
+    removed).
+dataset ``multi_system`` (one detector for several systems)
+    Sessions of template strings of the systems :data:`MULTI_SYSTEMS`
+    (``hdfs``, ``bgl``, ``thunderbird``), each split by its own
+    ``mlad_balanced`` split with the same seed (so ``hdfs``'s parts are those
+    of ``hdfs_raw``/``mlad_balanced``). Raw-line systems are templated by a
+    ``DrainTemplater`` fitted on that system's training part only. Protocols:
+
+    - ``<system>``: train and test of that system, e.g. ``hdfs``;
+    - ``fused:<system>``: train = union of the training parts of all
+      systems, test = that system's test part, e.g. ``fused:bgl``;
+    - ``transfer:<src>-><dst>``: train = ``src``'s training part, test =
+      ``dst``'s test part, e.g. ``transfer:hdfs->bgl``.
+
+:data:`MLAD_SPLITS` lists the (dataset, protocol) pairs of the MLAD tables
+(those with anomalies to test on); a row for a method on one of them is one
+``register(dataset, protocol, label)`` call, with
+:func:`~sklog.benchmarks._registry.build_for_dataset` putting a
+``DrainTemplater`` first on raw-line datasets (:data:`TEMPLATERS`).
 """
 
 from __future__ import annotations
@@ -14,12 +43,44 @@ from pathlib import Path
 
 import numpy as np
 
+#: ``multi_system`` system name -> the dataset whose labeled sessions it takes
+MULTI_SYSTEMS = {"hdfs": "hdfs_raw", "bgl": "bgl_seq", "thunderbird": "thunderbird_2k"}
+
+
+def _multi_system_protocols():
+    names = list(MULTI_SYSTEMS)
+    return (*names, *(f"fused:{s}" for s in names),
+            *(f"transfer:{a}->{b}" for a in names for b in names if a != b))
+
+
 #: dataset -> protocols it supports
 PROTOCOLS = {
-    "hdfs_raw": ("natural",),
+    "hdfs_raw": ("natural", "mlad_balanced"),
     "hdfs_deeplog": ("supervised",),
-    "bgl_seq": ("supervised", "balanced"),
+    "bgl_seq": ("supervised", "balanced", "mlad_balanced"),
+    "thunderbird_2k": ("mlad_balanced",),
+    "multi_system": _multi_system_protocols(),
 }
+
+#: The (dataset, protocol) pairs of the MLAD evaluation tables, in table order.
+#: ``thunderbird_2k`` holds no alert line (every column 1 is ``-``), so its test
+#: parts are empty: its split raises :class:`DataUnavailable`, and in
+#: ``multi_system`` it contributes training sessions only (``fused:*``,
+#: ``transfer:thunderbird->*``).
+MLAD_SPLITS = (
+    ("hdfs_raw", "mlad_balanced"),
+    ("bgl_seq", "mlad_balanced"),
+    ("thunderbird_2k", "mlad_balanced"),
+    ("multi_system", "hdfs"),
+    ("multi_system", "bgl"),
+    ("multi_system", "fused:hdfs"),
+    ("multi_system", "fused:bgl"),
+    ("multi_system", "transfer:hdfs->bgl"),
+    ("multi_system", "transfer:bgl->hdfs"),
+)
+
+#: Lines per window of ``thunderbird_2k`` (non-overlapping).
+THUNDERBIRD_WINDOW = 20
 
 #: How sessions are cut, per dataset and protocol (recorded in every row).
 SESSION_RULES = {
@@ -30,12 +91,48 @@ SESSION_RULES = {
         "train: non-overlapping windows of 20 events cut from each train.txt line; "
         "test: given BGL windows (~21 events)"
     ),
+    ("hdfs_raw", "mlad_balanced"): r"one session per HDFS block: every raw line naming blk_-?\d+",
+    ("bgl_seq", "mlad_balanced"): (
+        "given BGL windows (~21 events) of test_normal_sample/test_abnormal"),
+    ("thunderbird_2k", "mlad_balanced"): (
+        f"non-overlapping windows of {THUNDERBIRD_WINDOW} raw lines of Thunderbird_2k.log, label "
+        "column removed; a window is anomalous when it holds an alert line"),
+    **{("multi_system", p): (
+        "template strings per system: HDFS blocks templated by DrainTemplater(log_format='HDFS') "
+        "fitted on the HDFS training part; given BGL windows (template text); Thunderbird_2k "
+        f"windows of {THUNDERBIRD_WINDOW} lines templated by the Thunderbird preset fitted on its "
+        "training part") for p in PROTOCOLS["multi_system"]},
 }
 
 #: Sizes ``--quick`` caps each part at (sessions); subsampling is seeded.
 QUICK_CAPS = {
     ("bgl_seq", "balanced"): {"train": 20_000, "test_per_class": 5_000},
     ("bgl_seq", "supervised"): {"total": 20_000},
+    ("bgl_seq", "mlad_balanced"): {"train": 20_000, "test_per_class": 5_000},
+    # per system, before the parts are combined (fused training: up to 3 x train)
+    **{("multi_system", p): {"train": 10_000, "test_per_class": 2_500}
+       for p in PROTOCOLS["multi_system"]},
+}
+
+
+def _thunderbird_templater():
+    """The loghub ``Thunderbird`` preset for lines whose label column was removed."""
+    from ..preprocessing import loghub_presets
+
+    preset = loghub_presets()["Thunderbird"]
+    log_format = preset["log_format"]
+    log_format = log_format[len("<Label> "):] if log_format.startswith("<Label> ") else log_format
+    return {"log_format": log_format, "masking": list(preset["masking_regex"]),
+            "similarity_threshold": preset["similarity_threshold"], "depth": preset["depth"]}
+
+
+#: ``DrainTemplater`` parameters for the datasets whose sessions are raw lines
+#: (any other dataset's sessions are template strings already). ``thunderbird_2k``
+#: takes the loghub ``Thunderbird`` preset without its ``<Label>`` field: the label
+#: column is removed from the lines, so no model reads the answer.
+TEMPLATERS = {
+    "hdfs_raw": {"log_format": "HDFS"},
+    "thunderbird_2k": _thunderbird_templater(),
 }
 
 BGL_TRAIN_WINDOW = 20
@@ -49,7 +146,10 @@ class Split:
     where the protocol has them); the harness fits detectors on the normal
     ones only. ``info`` is copied into every result row. ``test_index``, when
     the protocol keeps one, gives each test session's position in the loaded
-    dataset, so an alert can be traced back to its session id and raw lines.
+    dataset, so an alert can be traced back to its session id and raw lines;
+    ``train_index`` does the same for the training sessions (``multi_system``:
+    positions in the systems' sessions concatenated in :data:`MULTI_SYSTEMS`
+    order).
     """
 
     dataset: str
@@ -60,6 +160,7 @@ class Split:
     y_test: np.ndarray
     info: dict = field(default_factory=dict)
     test_index: np.ndarray | None = None
+    train_index: np.ndarray | None = None
 
 
 def default_data_dir():
@@ -161,8 +262,40 @@ def _load_bgl_seq(data_dir):
     }
 
 
+def _load_thunderbird_2k(data_dir, source="auto"):
+    """Thunderbird_2k windows: from ``--data-dir``'s loghub/ when there, else the bundled copy."""
+    from ..preprocessing import (
+        bgl_line_labels,
+        labels_from_line_labels,
+        read_lines,
+        strip_label_column,
+        windows_from_lines,
+    )
+
+    if source == "fetch":
+        raise DataUnavailable("no fetch source for thunderbird_2k: use --data-dir or --source "
+                              "bundled")
+    folder = Path(data_dir) / "loghub" / "Thunderbird" if data_dir is not None else None
+    found = [folder / name for name in ("Thunderbird_2k.log", "Thunderbird_2k.log.gz")
+             if folder is not None and (folder / name).is_file()]
+    if source == "data-dir" or (source == "auto" and found):
+        path = found[0] if found else _need(data_dir, "loghub", "Thunderbird", "Thunderbird_2k.log")
+        labeled, where = read_lines(path), str(path)
+    else:
+        from ..datasets import load_loghub_2k
+
+        labeled = load_loghub_2k("Thunderbird").lines
+        where = 'sklog.datasets.load_loghub_2k("Thunderbird")'
+    X, indices = windows_from_lines(strip_label_column(labeled), size=THUNDERBIRD_WINDOW)
+    y = labels_from_line_labels(bgl_line_labels(labeled), indices)
+    return {"X": X, "y": y, "line_indices": indices, "source": where}
+
+
 _LOADERS = {"hdfs_raw": _load_hdfs_raw, "hdfs_deeplog": _only_data_dir(_load_hdfs_deeplog),
-            "bgl_seq": _only_data_dir(_load_bgl_seq)}
+            "bgl_seq": _only_data_dir(_load_bgl_seq), "thunderbird_2k": _load_thunderbird_2k}
+
+#: datasets made of others (loaded through the cache, so each part is read once)
+_COMPOSITE = {"multi_system": tuple(MULTI_SYSTEMS.values())}
 
 
 class DatasetCache:
@@ -178,10 +311,17 @@ class DatasetCache:
         self._cache = {}
 
     def get(self, name):
-        if name not in _LOADERS:
-            raise DataUnavailable(f"unknown dataset {name!r}; known: {sorted(_LOADERS)}")
+        if name not in _LOADERS and name not in _COMPOSITE:
+            raise DataUnavailable(
+                f"unknown dataset {name!r}; known: {sorted({*_LOADERS, *_COMPOSITE})}")
         if name not in self._cache:
-            self._cache[name] = _LOADERS[name](self.data_dir, self.source)
+            if name in _COMPOSITE:
+                parts = {part: self.get(part) for part in _COMPOSITE[name]}
+                # the templated sessions of each (seed, quick) are kept here: see make_split
+                self._cache[name] = {"parts": parts, "per_seed": {},
+                                     "source": "; ".join(p["source"] for p in parts.values())}
+            else:
+                self._cache[name] = _LOADERS[name](self.data_dir, self.source)
         return self._cache[name]
 
 
@@ -255,10 +395,129 @@ def make_split(dataset, protocol, data, seed, *, quick=False):
                               + (" (quick: seeded subsample)" if quick else ""))
         split = Split(dataset, protocol, X_train, np.zeros(len(X_train), dtype=np.int64),
                       X_test, y_test, info)
+    elif protocol == "mlad_balanced":
+        X, y = _labeled_sessions(dataset, data)
+        train, test = _mlad_parts(y, seed, QUICK_CAPS.get((dataset, protocol)) if quick else None)
+        info["split_rule"] = _MLAD_RULE.format(seed=seed) + (_MLAD_QUICK if quick else "")
+        split = _need_test_anomalies(Split(dataset, protocol, _take(X, train), y[train],
+                                           _take(X, test), y[test], info, test_index=test,
+                                           train_index=train))
+
+    elif dataset == "multi_system":
+        systems = _multi_system_data(data, seed, quick)
+        train_systems, system = multi_system_roles(protocol)
+        train = np.sort(np.concatenate([systems["parts"][s][0] for s in train_systems]))
+        test = systems["parts"][system][1]
+        X, y = systems["X"], systems["y"]
+        info.update(system=system, train_systems=list(train_systems),
+                    templating=dict(systems["templating"]))
+        info["split_rule"] = (
+            f"each system's mlad_balanced split ({_MLAD_RULE.format(seed=seed)}"
+            + (_MLAD_QUICK if quick else "") + f"); train: the training part of "
+            f"{' + '.join(train_systems)}; test: the test part of {system}")
+        split = _need_test_anomalies(Split(dataset, protocol, _take(X, train), y[train],
+                                           _take(X, test), y[test], info, test_index=test,
+                                           train_index=train))
+
     else:  # pragma: no cover - PROTOCOLS and the branches above agree
         raise DataUnavailable(f"no builder for {(dataset, protocol)}")
 
     return _record_sizes(split)
+
+
+_MLAD_RULE = ("MLAD protocol, balanced_normal_split(y, seed {seed}): test = every anomalous "
+              "session + as many seeded random normal sessions (1:1), train = every other "
+              "normal session; no de-duplication")
+_MLAD_QUICK = "; quick: seeded subsample of the training part and of each test class"
+
+
+def _labeled_sessions(dataset, data):
+    """``(X, y)``: the labeled sessions a dataset's ``mlad_balanced`` split draws from."""
+    if dataset == "bgl_seq":
+        normal, abnormal = data["test_normal"], data["test_abnormal"]
+        return normal + abnormal, np.array([0] * len(normal) + [1] * len(abnormal),
+                                           dtype=np.int64)
+    return data["X"], np.asarray(data["y"], dtype=np.int64)
+
+
+def _mlad_parts(y, seed, caps=None):
+    """Training and test indices of ``mlad_balanced`` for one seed, ``caps`` applied 1:1."""
+    from ..metrics import balanced_normal_split
+
+    rng = np.random.RandomState(seed)
+    train, test = balanced_normal_split(y, random_state=rng)
+    if caps:
+        train = train[_subsample(len(train), caps.get("train"), rng)]
+        abnormal, normal = test[y[test] == 1], test[y[test] != 1]
+        cap = caps.get("test_per_class")
+        test = np.sort(np.concatenate([abnormal[_subsample(len(abnormal), cap, rng)],
+                                       normal[_subsample(len(normal), cap, rng)]]))
+    return train, test
+
+
+def _need_test_anomalies(split):
+    if not np.any(np.asarray(split.y_test) == 1):
+        hint = (" (loghub's Thunderbird_2k.log has no alert line: column 1 is '-' on all "
+                "2,000 lines)" if "thunderbird" in f"{split.dataset} {split.info.get('system')}"
+                else "")
+        raise DataUnavailable(f"{split.dataset}/{split.protocol}: the test part holds no "
+                              f"anomalous session, so the protocol cannot be scored{hint}")
+    return split
+
+
+def multi_system_roles(protocol):
+    """``(train systems, test system)`` of a ``multi_system`` protocol.
+
+    Examples
+    --------
+    >>> from sklog.benchmarks._data import multi_system_roles
+    >>> multi_system_roles("transfer:hdfs->bgl")
+    (('hdfs',), 'bgl')
+    >>> multi_system_roles("fused:bgl")
+    (('hdfs', 'bgl', 'thunderbird'), 'bgl')
+    """
+    if protocol not in PROTOCOLS["multi_system"]:
+        raise DataUnavailable(f"dataset 'multi_system' has no protocol {protocol!r}")
+    if protocol in MULTI_SYSTEMS:
+        return (protocol,), protocol
+    if protocol.startswith("fused:"):
+        return tuple(MULTI_SYSTEMS), protocol[len("fused:"):]
+    src, dst = protocol[len("transfer:"):].split("->")
+    return (src,), dst
+
+
+def _multi_system_data(data, seed, quick):
+    """The templated sessions of every system and their parts, built once per (seed, quick)."""
+    key = (seed, bool(quick))
+    if key not in data["per_seed"]:
+        data["per_seed"][key] = _template_systems(data["parts"], seed, quick)
+    return data["per_seed"][key]
+
+
+def _template_systems(parts, seed, quick):
+    from ..preprocessing import DrainTemplater
+
+    caps = QUICK_CAPS[("multi_system", "hdfs")] if quick else None
+    X_all, y_all, system_all, split_parts, templating = [], [], [], {}, {}
+    for system, dataset in MULTI_SYSTEMS.items():
+        X, y = _labeled_sessions(dataset, parts[dataset])
+        train, test = _mlad_parts(y, seed, caps)
+        if dataset in TEMPLATERS:
+            templater = DrainTemplater(**TEMPLATERS[dataset]).fit(_take(X, train))
+            X = templater.transform(X)
+            templating[system] = (
+                f"DrainTemplater({', '.join(f'{k}={v!r}' for k, v in TEMPLATERS[dataset].items())})"
+                f" fitted on the {len(train)} {system} training sessions only (unsupervised): "
+                f"{len(templater.templates_)} templates")
+        else:
+            templating[system] = "given template text"
+        offset = len(X_all)
+        X_all.extend(X)
+        y_all.append(y)
+        system_all.extend([system] * len(X))
+        split_parts[system] = (train + offset, test + offset)
+    return {"X": X_all, "y": np.concatenate(y_all), "system": np.array(system_all),
+            "parts": split_parts, "templating": templating}
 
 
 def _record_sizes(split):

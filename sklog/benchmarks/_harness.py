@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fnmatch
 import importlib
 import json
 import math
@@ -68,11 +69,21 @@ def load_cells():
     return registered + _registry.default_cells(registered)
 
 
-def _matches(value, patterns):
+def _matches(value, patterns, known=()):
+    """Whether ``value`` passes one of ``patterns`` (see :func:`select_cells`)."""
     if not patterns:
         return True
     low = value.lower()
-    return any(p == low or p in low for p in patterns)
+    for p in patterns:
+        if any(ch in p for ch in "*?["):
+            if fnmatch.fnmatchcase(low, p):
+                return True
+        elif p in known:
+            if p == low:
+                return True
+        elif p in low:
+            return True
+    return False
 
 
 def _patterns(text):
@@ -80,10 +91,25 @@ def _patterns(text):
 
 
 def select_cells(cells, *, datasets=None, protocols=None, methods=None, quick=False):
-    """Filter cells by comma-separated names (exact or substring, case-insensitive)."""
+    """Filter cells by comma-separated patterns (case-insensitive).
+
+    A pattern with ``*``, ``?`` or ``[`` is a glob (``transfer:*``,
+    ``*hdfs*``). Otherwise a dataset or protocol pattern that is exactly a
+    known name (of :data:`~sklog.benchmarks._data.PROTOCOLS` or of a cell)
+    selects that name only, so ``balanced`` is not ``mlad_balanced`` and
+    ``hdfs`` (a ``multi_system`` protocol) is not ``fused:hdfs``; any other
+    pattern, and every method pattern, selects the names that contain it
+    (``mlad``, ``fused``, ``transfer``, ``bgl``; ``alogscan`` selects every
+    ALogSCAN row).
+    """
     ds, pr, me = _patterns(datasets), _patterns(protocols), _patterns(methods)
+    known_datasets = {d.lower() for d in PROTOCOLS} | {c.dataset.lower() for c in cells}
+    known_protocols = ({p.lower() for names in PROTOCOLS.values() for p in names}
+                       | {c.protocol.lower() for c in cells})
     return [c for c in cells
-            if _matches(c.dataset, ds) and _matches(c.protocol, pr) and _matches(c.method, me)
+            if _matches(c.dataset, ds, known_datasets)
+            and _matches(c.protocol, pr, known_protocols)
+            and _matches(c.method, me)
             and (c.quick or not quick)]
 
 
@@ -424,16 +450,25 @@ def build_parser(parser=None):
         description="Run the registered (dataset, protocol, method) benchmark cells and write "
                     "results.json and results.md.")
     parser.add_argument("--data-dir", default=None,
-                        help="folder with hdfs/ and bgl/ (default: ../shared/data next to the "
-                             "repository when present, else bundled samples only)")
+                        help="folder with hdfs/, bgl/ and loghub/ (default: ../shared/data next "
+                             "to the repository when present, else bundled samples only)")
     parser.add_argument("--source", choices=SOURCES, default="auto",
                         help="where hdfs_raw comes from: auto (--data-dir if it has the sample, "
                              "else the bundled sample), data-dir, bundled (load_hdfs_sample), "
-                             "or fetch (the full loghub HDFS_v1 via fetch_loghub; large). The "
-                             "sequence datasets always come from --data-dir")
-    parser.add_argument("--datasets", help="comma-separated dataset filter (exact or substring)")
-    parser.add_argument("--protocols", help="comma-separated protocol filter")
-    parser.add_argument("--methods", help="comma-separated method filter")
+                             "or fetch (the full loghub HDFS_v1 via fetch_loghub; large); "
+                             "thunderbird_2k likewise from --data-dir's loghub/ or the bundled "
+                             "load_loghub_2k copy (no fetch). The sequence datasets always "
+                             "come from --data-dir")
+    parser.add_argument("--datasets",
+                        help="comma-separated dataset filter: a full dataset name selects "
+                             "that name only, a glob (*, ?) what it matches, other text every "
+                             "name containing it")
+    parser.add_argument("--protocols",
+                        help="comma-separated protocol filter, as --datasets (e.g. "
+                             "'mlad_balanced', 'fused', 'transfer:*', '*hdfs*')")
+    parser.add_argument("--methods",
+                        help="comma-separated method filter: a glob, or text the row label "
+                             "contains (e.g. 'alogscan' selects every ALogSCAN row)")
     parser.add_argument("--quick", action="store_true",
                         help="only quick rows on seeded subsamples (< 10 min on 2 cores)")
     parser.add_argument("--validation", action="store_true",

@@ -76,6 +76,48 @@ def register(dataset, protocol, method, *, quick=True, threshold_rule=None, meth
     return decorator
 
 
+def build_for_dataset(method, dataset, random_state, **params):
+    """``method`` as ``dataset``'s sessions need it: raw lines get a ``DrainTemplater`` first.
+
+    Datasets of raw-line sessions (:data:`~sklog.benchmarks._data.TEMPLATERS`:
+    ``hdfs_raw``, ``thunderbird_2k``) get the method after a ``DrainTemplater``
+    with that dataset's settings (a loghub preset); any other dataset's
+    sessions are template strings already and get the method alone.
+
+    Parameters
+    ----------
+    method : sklog.methods.Method
+        E.g. ``get_method("pca")``.
+    dataset : str
+    random_state : int, RandomState instance or None
+    **params
+        Keyword arguments of the method's factory.
+
+    Returns
+    -------
+    estimator : estimator or Pipeline
+
+    Examples
+    --------
+    >>> from sklog.methods import get_method
+    >>> from sklog.benchmarks._registry import build_for_dataset
+    >>> pipe = build_for_dataset(get_method("pca"), "thunderbird_2k", 0)
+    >>> pipe.steps[0][1].similarity_threshold
+    0.5
+    >>> type(build_for_dataset(get_method("pca"), "bgl_seq", 0)).__name__
+    'PCADetector'
+    """
+    from ._data import TEMPLATERS
+
+    settings = TEMPLATERS.get(dataset)
+    if settings is None:
+        return method.build(random_state, **params)
+    pipeline = method.build_pipeline(log_format=settings["log_format"],
+                                     random_state=random_state, **params)
+    extra = {f"draintemplater__{k}": v for k, v in settings.items() if k != "log_format"}
+    return pipeline.set_params(**extra) if extra else pipeline
+
+
 def default_cells(cells):
     """A default row for every method of :data:`sklog.methods.METHODS` that ``cells`` lack.
 

@@ -1,6 +1,12 @@
 """Anomaly-positive scorers, evaluation helpers and protocol splitters."""
 
-from ._protocols import LeaveOneSystemOut, NormalOnlySplit, deduplicate_sessions, supervised_split
+from ._protocols import (
+    LeaveOneSystemOut,
+    NormalOnlySplit,
+    balanced_normal_split,
+    deduplicate_sessions,
+    supervised_split,
+)
 from ._scorers import (
     anomaly_mask,
     anomaly_score,
@@ -16,6 +22,7 @@ __all__ = [
     "anomaly_mask",
     "anomaly_score",
     "anomaly_scorer",
+    "balanced_normal_split",
     "deduplicate_sessions",
     "evaluate",
     "evaluate_predictions",

@@ -48,6 +48,58 @@ def supervised_split(X, y, *, test_size=0.2, deduplicate=False, random_state=Non
     return np.sort(train), np.sort(test)
 
 
+def balanced_normal_split(y, random_state=None):
+    """MLAD's protocol: every anomaly and as many random normal sessions test, the rest trains.
+
+    The evaluation protocol of Zang et al. (MLAD, arXiv 2401.07655): the
+    test part holds *all* anomalous sessions and an equal number of normal
+    sessions drawn at random (1:1); every other normal session goes to the
+    training part, which therefore holds no anomaly. Unlike
+    :class:`NormalOnlySplit` no anomaly is held back from the test part.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_sessions,)
+        Session labels (``0`` normal, ``1`` anomaly; see
+        :func:`~sklog.metrics.anomaly_mask`).
+    random_state : int, RandomState instance or None, default=None
+        Draws the normal test sessions.
+
+    Returns
+    -------
+    train_idx : ndarray of int
+        Sorted indices of the normal training sessions.
+    test_idx : ndarray of int
+        Sorted indices of the test sessions: every anomaly, and as many normal
+        sessions. Empty when ``y`` holds no anomaly.
+
+    Raises
+    ------
+    ValueError
+        When there are more anomalous than normal sessions (no 1:1 test part).
+
+    Examples
+    --------
+    >>> from sklog.metrics import balanced_normal_split
+    >>> train, test = balanced_normal_split([0, 0, 0, 0, 1, 0, 1, 0], random_state=0)
+    >>> len(train), len(test), sorted({4, 6} - set(test.tolist()))
+    (4, 4, [])
+    """
+    anomalous = anomaly_mask(y)
+    rng = check_random_state(random_state)
+    abnormal = np.flatnonzero(anomalous)
+    normal = np.flatnonzero(~anomalous)
+    if len(abnormal) > len(normal):
+        raise ValueError(
+            f"y holds {len(abnormal)} anomalous but only {len(normal)} normal sessions: a "
+            "balanced 1:1 test part needs at least as many normal sessions as anomalies."
+        )
+    test_normal = rng.choice(normal, size=len(abnormal), replace=False)
+    train = np.setdiff1d(normal, test_normal)
+    test = np.sort(np.concatenate([abnormal, test_normal]))
+    return train.astype(np.int64), test.astype(np.int64)
+
+
 class NormalOnlySplit:
     """Train on normal sessions only; test on a natural-ratio or balanced set.
 

@@ -5,13 +5,15 @@ Every row is fitted on normal training sessions only and thresholded with
 training sessions (never used in a gradient step; the rule is that of
 :func:`sklog.methods.get_method` ``("alogscan")``). The ablation rows switch
 off one component each (``frequency_filtering``, ``infrequent_reconstruction``,
-``center_loss``) with everything else unchanged.
+``center_loss``) with everything else unchanged. The full and the quick row also run on every
+split of the MLAD evaluation (:data:`~sklog.benchmarks._data.MLAD_SPLITS`).
 """
 
 from __future__ import annotations
 
 from ...methods import get_method
-from .._registry import register
+from .._data import MLAD_SPLITS
+from .._registry import build_for_dataset, register
 
 METHOD = get_method("alogscan")
 
@@ -45,3 +47,16 @@ for _name, _params in ROWS.items():
     _quick = _name.startswith("ALogSCAN (quick")
     register("hdfs_raw", "natural", _name, quick=_quick, method_name=METHOD.name)(_hdfs(_params))
     register("bgl_seq", "balanced", _name, quick=_quick, method_name=METHOD.name)(_bgl(_params))
+
+
+def _on(dataset, params):
+    def build(random_state):
+        return build_for_dataset(METHOD, dataset, random_state, **params)
+
+    return build
+
+
+for _name in ("ALogSCAN", "ALogSCAN (quick, 3 epochs)"):
+    for _dataset, _protocol in MLAD_SPLITS:
+        register(_dataset, _protocol, _name, quick=_name != "ALogSCAN",
+                 method_name=METHOD.name)(_on(_dataset, ROWS[_name]))

@@ -4,13 +4,15 @@ Detectors are fitted on normal training sessions only and use their papers'
 own threshold rule (``contamination="auto"``), computed from training data.
 Supervised rows are the ``sklog.baselines.make_*`` pipelines with their
 classifiers' own decision rule. Factories, row labels and threshold rules are
-those of :data:`sklog.methods.METHODS`.
+those of :data:`sklog.methods.METHODS`. PCA also has a row on every split of
+the MLAD evaluation (:data:`~sklog.benchmarks._data.MLAD_SPLITS`).
 """
 
 from __future__ import annotations
 
 from ...methods import get_method
-from .._registry import register
+from .._data import MLAD_SPLITS
+from .._registry import build_for_dataset, register
 
 DETECTORS = ("pca", "invariants", "clustering")
 SUPERVISED = ("logistic", "decision_tree", "linear_svc", "gradient_boosting")
@@ -34,6 +36,19 @@ for _name in DETECTORS:
         _build(_name, templater=True))
     register("bgl_seq", "balanced", _label, quick=True, method_name=_name)(
         _build(_name, templater=False))
+
+def _on(dataset, name):
+    method = get_method(name)
+
+    def build(random_state):
+        return build_for_dataset(method, dataset, random_state)
+
+    return build
+
+
+for _dataset, _protocol in MLAD_SPLITS:
+    register(_dataset, _protocol, get_method("pca").label, quick=True, method_name="pca")(
+        _on(_dataset, "pca"))
 
 # The default keeps loglizer's rule for one-template invariants (only never-seen
 # templates). The 98%-support rule for them was found while looking at test
