@@ -24,7 +24,7 @@ import sklog
 from sklog.alogscan import ALogSCAN
 from sklog.baselines import InvariantsMiner, LogClustering, PCADetector
 from sklog.drift import DriftMonitor
-from sklog.feature_extraction import TemplateCounter
+from sklog.feature_extraction import BertEmbedder, TemplateCounter
 from sklog.preprocessing import DrainTemplater
 from sklog.siamese import SiameseClassifier
 
@@ -62,6 +62,8 @@ CLUSTERS_ON_BLOBS = (
 # name -> estimator instance with tiny settings
 CHECKED = {
     "TemplateCounter": TemplateCounter(),
+    # the packaged all-MiniLM-L6-v2 (loaded once per process, shared by every clone)
+    "BertEmbedder": BertEmbedder(batch_size=16, device="cpu"),
     # raw text only (two_d_array=False): sklearn skips its generated-array checks with a
     # SkipTestWarning; tests/test_session_checks.py runs session-aware ones on it.
     "DrainTemplater": DrainTemplater(),
@@ -77,6 +79,7 @@ CHECKED = {
 # name -> {check name: the assertion that fails and why}; strict: a check that passes fails
 EXPECTED_FAILED_CHECKS = {
     "TemplateCounter": {**SESSION_FEATURES, "check_transformer_general": TRANSFORM_FEWER_COLUMNS},
+    "BertEmbedder": {**SESSION_FEATURES, "check_transformer_general": TRANSFORM_FEWER_COLUMNS},
     "ALogSCAN": {**SESSION_FEATURES, "check_outliers_train": PREDICT_ON_X_T},
     "PCADetector": {**SESSION_FEATURES, "check_outliers_train": PREDICT_ON_X_T},
     "InvariantsMiner": {

@@ -1,5 +1,6 @@
-"""Session features: template counts (and, with the MLAD/meta issues, BERT vectors)."""
+"""Session features: template counts and sentence-embedding (BERT) session vectors."""
 
+from ._bert import BertEmbedder
 from ._counter import TemplateCounter
 
-__all__ = ["TemplateCounter"]
+__all__ = ["BertEmbedder", "TemplateCounter"]
