@@ -210,6 +210,16 @@ METHODS = {method.name: method for method in (
         accepts_random_state=True,
     ),
     Method(
+        name="mlad", label="MLAD", factory="sklog.mlad:MLAD", kind="detector",
+        needs_labels=False,
+        threshold_rule="contamination='auto': max energy over the held-out 10% of the "
+                       "normal training sessions (not used in gradient steps)",
+        description="MLAD: Sentence-BERT template vectors, entmax-attention Transformer, "
+                    "Gaussian-mixture energy; one model for many systems",
+        demo_params={"max_epochs": 3, "device": "cpu"},
+        accepts_random_state=True,
+    ),
+    Method(
         name="siamese", label="Siamese LSTM", factory="sklog.siamese:SiameseClassifier",
         kind="classifier", needs_labels=True,
         threshold_rule="argmax of the embedding classifier (scaler + MLP); early stopping on "

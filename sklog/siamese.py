@@ -481,18 +481,6 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
             return scores if pos == -1 or pos == len(self.classes_) - 1 else -scores
         return scores[:, pos]
 
-    def _occlusion(self, ids, lengths, vectors):
-        """``score(session) - score(session without event j)`` for every event j, flattened."""
-        owner = np.repeat(np.arange(len(ids)), lengths)
-        dropped = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        cols = np.arange(ids.shape[1])[None, :]
-        source = np.minimum(cols + (cols >= dropped[:, None]), ids.shape[1] - 1)
-        shorter = lengths[owner] - 1
-        variants = np.where(cols < shorter[:, None], ids[owner[:, None], source], 0)
-        scores = self._anomaly_scores((np.vstack([ids, variants]),
-                                       np.concatenate([lengths, shorter]), vectors))
-        return scores[: len(ids)][owner] - scores[len(ids):]
-
     def explain(self, X):
         """Per-position influence on the anomaly score, by occlusion (deletion).
 
@@ -503,7 +491,8 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         function. Positive values push towards the anomaly. Occlusion works
         with any ``classifier``, which gradients would not (an SVM or KNN head
         has none). Events past ``max_length`` get 0. Sessions are explained
-        in chunks whose variants fit scikit-learn's ``working_memory``.
+        in chunks whose variants fit scikit-learn's ``working_memory``
+        (:meth:`~sklog.nn.SessionModelMixin._explain_by_deletion`).
 
         Parameters
         ----------
@@ -514,19 +503,7 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         list of ndarray
             One float array per session, one value per event.
         """
-        sessions = self._sessions(X)
-        ids, lengths, vectors = self._encode(sessions)
-        # a chunk's sessions and their variants: sum(lengths + 1) rows of ids.shape[1] events
-        budget = self._chunk_size(ids.shape[1])
-        ends = np.cumsum(lengths + 1)
-        values, start = [], 0
-        while start < len(ids):
-            stop = max(start + 1, int(np.searchsorted(ends, ends[start - 1] + budget
-                                                      if start else budget, side="right")))
-            flat = self._occlusion(ids[start:stop], lengths[start:stop], vectors)
-            values.extend(np.split(flat, np.cumsum(lengths[start:stop])[:-1]))
-            start = stop
-        return self._per_line(values, sessions)
+        return self._explain_by_deletion(self._sessions(X), self._anomaly_scores)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

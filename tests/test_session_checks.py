@@ -299,6 +299,14 @@ def test_fit_is_idempotent_and_forgets_earlier_fits(name):
 #: (estimator, method) -> why its output depends on the batch today (strict: a fix fails it)
 BATCH_DEPENDENT = {}
 
+#: estimator -> (rtol, atol) of its float scores across batch compositions, where wider
+#: than float32 rounding, and why (labels and counts must still agree exactly)
+BATCH_TOLERANCE = {
+    # the mixture energy amplifies the Transformer's float32 rounding differences between
+    # padding widths (about 1e-7) to about 2e-5 relative on these toy sessions
+    "MLAD": (1e-4, 1e-5),
+}
+
 
 def _order_cases():
     for name in ALL:
@@ -332,8 +340,9 @@ def test_outputs_do_not_depend_on_order_or_batch(name, method):
     batches = [*np.array_split(np.arange(n // 2), 3), *np.arange(n // 2, n)[:, None]]
     joined = _stack([predict(_take(name, X, idx)) for idx in batches])
     # float32 models may differ by rounding; labels and counts must agree exactly
-    assert_same_outputs({method: unpermuted}, full, rtol=1e-5, atol=1e-6, context="permuted: ")
-    assert_same_outputs({method: joined}, full, rtol=1e-5, atol=1e-6, context="in batches: ")
+    rtol, atol = BATCH_TOLERANCE.get(name, (1e-5, 1e-6))
+    assert_same_outputs({method: unpermuted}, full, rtol=rtol, atol=atol, context="permuted: ")
+    assert_same_outputs({method: joined}, full, rtol=rtol, atol=atol, context="in batches: ")
 
 
 # ------------------------------------------------------------------------- sessions

@@ -45,8 +45,11 @@ class TemplateEmbedding(nn.Module):
     --------
     >>> import torch
     >>> emb = TemplateEmbedding(4, 3, mode="both", table=torch.ones(4, 5))
-    >>> tuple(emb(torch.tensor([[2, 3, 9, 0]])).shape)
-    (1, 4, 3)
+    >>> tuple(emb(torch.tensor([[2, 3, 0]])).shape)  # training ids: vectors from the table
+    (1, 3, 3)
+    >>> unseen = torch.tensor([[2, 9]])  # id 9: unseen in training, its vector given
+    >>> tuple(emb(unseen, vectors=torch.ones(1, 2, 5)).shape)
+    (1, 2, 3)
     """
 
     def __init__(self, n_ids, dim, mode="learned", table=None):

@@ -201,6 +201,27 @@ class SessionModelMixin:
         unsorted[order] = result
         return unsorted
 
+    def _explain_by_deletion(self, sessions, scores):
+        """Per line, ``score(session) - score(session without that line)``.
+
+        ``scores(encoded)`` gives anomaly scores (higher = more anomalous). Every
+        session and all its one-line-shorter variants are scored together, in
+        chunks of about one inference batch; lines past ``max_length_`` get 0.
+        Works for any score, differentiable or not.
+        """
+        ids, lengths, vectors = self._encode(sessions)
+        # a chunk's sessions and their variants: sum(lengths + 1) rows of ids.shape[1] events
+        budget = self._chunk_size(ids.shape[1])
+        ends = np.cumsum(lengths + 1)
+        values, start = [], 0
+        while start < len(ids):
+            stop = max(start + 1, int(np.searchsorted(ends, ends[start - 1] + budget
+                                                      if start else budget, side="right")))
+            flat = _deletion_effects(ids[start:stop], lengths[start:stop], vectors, scores)
+            values.extend(np.split(flat, np.cumsum(lengths[start:stop])[:-1]))
+            start = stop
+        return self._per_line(values, sessions)
+
     @staticmethod
     def _per_line(values, sessions):
         """Per-position values ``(n, width)`` -> one array per session of its full length
@@ -219,3 +240,15 @@ class SessionModelMixin:
         tags.input_tags.string = True
         tags.non_deterministic = False
         return tags
+
+
+def _deletion_effects(ids, lengths, vectors, scores):
+    """``score(session) - score(session without event j)`` for every event j, flattened."""
+    owner = np.repeat(np.arange(len(ids)), lengths)
+    dropped = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    cols = np.arange(ids.shape[1])[None, :]
+    source = np.minimum(cols + (cols >= dropped[:, None]), ids.shape[1] - 1)
+    shorter = lengths[owner] - 1
+    variants = np.where(cols < shorter[:, None], ids[owner[:, None], source], 0)
+    result = scores((np.vstack([ids, variants]), np.concatenate([lengths, shorter]), vectors))
+    return result[: len(ids)][owner] - result[len(ids):]

@@ -26,6 +26,10 @@ ROWS = {
     "ALogSCAN (no IRCI)": {"infrequent_reconstruction": False},
     "ALogSCAN (no centre loss)": {"center_loss": False},
     "ALogSCAN (mean pooling)": {"pooling": "mean"},
+    # Sentence-BERT template vectors instead of learned ids (unseen templates keep their text)
+    "ALogSCAN (semantic templates)": {"template_embedding": "semantic"},
+    "ALogSCAN (quick, 3 epochs, semantic templates)": {"max_epochs": 3,
+                                                        "template_embedding": "semantic"},
 }
 
 
@@ -56,7 +60,8 @@ def _on(dataset, params):
     return build
 
 
-for _name in ("ALogSCAN", "ALogSCAN (quick, 3 epochs)"):
+for _name in ("ALogSCAN", "ALogSCAN (quick, 3 epochs)", "ALogSCAN (semantic templates)",
+              "ALogSCAN (quick, 3 epochs, semantic templates)"):
     for _dataset, _protocol in MLAD_SPLITS:
-        register(_dataset, _protocol, _name, quick=_name != "ALogSCAN",
+        register(_dataset, _protocol, _name, quick="quick" in _name,
                  method_name=METHOD.name)(_on(_dataset, ROWS[_name]))

@@ -53,6 +53,8 @@ _HDFS_RAW_VARIANTS = {
     # training part disagree on it (F1 0.982 on one, 0.953 against low_cost's 0.964 on
     # `--validation`), so it is a labelled row, not the default
     " (large architecture)": {"architecture": "large"},
+    # Sentence-BERT template vectors instead of learned ids (unseen templates keep their text)
+    " (semantic templates)": {"template_embedding": "semantic"},
 }
 
 
@@ -67,7 +69,7 @@ def _siamese_hdfs_raw(params):
 
 
 for _suffix, _params in _HDFS_RAW_VARIANTS.items():
-    _rule = _RULE if set(_params) <= {"architecture"} else (
+    _rule = _RULE if set(_params) <= {"architecture", "template_embedding"} else (
         "argmax of the named classifier on the embeddings" if "classifier" in _params
         else "argmax of the end-to-end class head") + "; early stopping as above"
     register("hdfs_raw", "natural", "DrainTemplater + Siamese LSTM" + _suffix, quick=False,
@@ -78,3 +80,15 @@ for _suffix, _params in _HDFS_RAW_VARIANTS.items():
           threshold_rule=_RULE + "; 512 pairs per batch, lr 3e-3", method_name=METHOD.name)
 def _siamese_bgl(random_state):
     return METHOD.build(random_state, batch_size=512, lr=3e-3)
+
+
+@register("bgl_seq", "supervised", "Siamese LSTM (K+1 pairs, semantic templates)", quick=False,
+          threshold_rule=_RULE + "; 512 pairs per batch, lr 3e-3", method_name=METHOD.name)
+def _siamese_bgl_semantic(random_state):
+    return METHOD.build(random_state, batch_size=512, lr=3e-3, template_embedding="semantic")
+
+
+@register("hdfs_deeplog", "supervised", "Siamese LSTM (K+1 pairs, semantic templates)",
+          quick=False, method_name=METHOD.name)
+def _siamese_hdfs_kpone_semantic(random_state):
+    return METHOD.build(random_state, pairs="kpone", template_embedding="semantic")

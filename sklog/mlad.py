@@ -1,0 +1,503 @@
+"""MLAD: one detector for many systems (Zang et al., "MLAD: A Unified Model for
+Multi-system Log Anomaly Detection", arXiv 2401.07655).
+
+Templates enter as their Sentence-BERT vectors, so sessions of different
+systems differ only in the text of their templates, and a template never
+seen in training lands near the ones it resembles. A Transformer whose
+attention uses alpha-entmax (sparse: most positions get exactly zero weight)
+reads the session; a Gaussian mixture over the session's compressed
+representation, as in DAGMM, gives its energy. Training sees normal sessions
+only; the anomaly score is the energy.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.callbacks import Callback
+from torch import nn
+from torch.nn import functional as F
+
+from .base import AnomalyDetectorMixin
+from .nn import SessionDataset, SessionDetectorMixin, SessionNet, TemplateEmbedding, silent
+from .nn._gmm import covariance_penalty, mixture_energy, mixture_moments
+from .nn._transformer import EntmaxEncoderLayer, attention_mask, entmax, sinusoidal_positions
+from .utils import OOV_ID, PAD_ID
+
+__all__ = ["MLAD", "MLADModule"]
+
+#: Session statistics the mixture models beside the compressed representation: the mean
+#: and the largest next-template prediction error, and the log of the session length.
+N_SESSION_STATISTICS = 3
+
+#: Rows per validation batch: the validation loss uses the batch's mixture moments, so the
+#: batch size is part of the early-stopping criterion (fixed, not memory-dependent).
+VALID_BATCH_SIZE = 1024
+
+
+class MLADModule(nn.Module):
+    """Template inputs -> entmax Transformer -> next-template prediction and mixture memberships.
+
+    ``forward`` returns a dict with, per session, ``z`` (the representation
+    the mixture models: the compressed mean of the hidden states, then the
+    mean and the largest next-template prediction error), ``gamma`` (entmax
+    memberships over the components), ``errors`` ``(b, t)`` per position and
+    the ``inputs`` the Transformer read (for gradient explanations).
+
+    Parameters
+    ----------
+    n_ids : int
+        Training vocabulary size (padding and out-of-vocabulary ids included).
+    d_model, n_layers, n_heads, d_ff, dropout, alpha, n_components, latent_dim
+        See :class:`MLAD`.
+    embedding : dict, optional
+        ``mode`` and ``table`` of the :class:`~sklog.nn.TemplateEmbedding`.
+    """
+
+    def __init__(self, n_ids, d_model=100, n_layers=2, n_heads=4, d_ff=256, dropout=0.1,
+                 alpha=1.5, n_components=5, latent_dim=8, embedding=None):
+        super().__init__()
+        self.n_ids, self.alpha = int(n_ids), float(alpha)
+        self.embedding = TemplateEmbedding(n_ids, d_model, **(embedding or {}))
+        self.layers = nn.ModuleList(
+            EntmaxEncoderLayer(d_model, n_heads, d_ff, alpha, dropout) for _ in range(n_layers))
+        semantic = self.embedding.projection is not None
+        # next-template prediction: the next template's text vector, or its id (learned mode)
+        self.predict_next = nn.Linear(
+            d_model, self.embedding.table.shape[1] if semantic else self.n_ids)
+        self.compress = nn.Linear(d_model, latent_dim)
+        dim = latent_dim + N_SESSION_STATISTICS
+        self.estimate = nn.Linear(dim, n_components)
+        # the mixture of the training sessions, fixed after training (MixtureOfTraining)
+        self.register_buffer("phi", torch.full((n_components,), 1.0 / n_components))
+        self.register_buffer("mu", torch.zeros(n_components, dim))
+        self.register_buffer("cov", torch.eye(dim).repeat(n_components, 1, 1))
+
+    def forward(self, ids, lengths=None, vectors=None, inputs=None):
+        width = max(int((ids != PAD_ID).sum(dim=1).max()), 1) if len(ids) else 1
+        ids = ids[:, :width]
+        vectors = None if vectors is None else vectors[:, :width]
+        valid = ids != PAD_ID
+        if inputs is None:
+            inputs = self.embedding(ids, vectors)
+        h = inputs + sinusoidal_positions(width, inputs.shape[-1], inputs.device)
+        allowed = attention_mask(valid, causal=True)
+        for layer in self.layers:
+            h, _ = layer(h, allowed)
+        errors = self._next_errors(h, ids, vectors, valid)
+        has_next = valid[:, 1:]
+        n_next = has_next.sum(1).clamp(min=1)
+        error_mean = errors.sum(1) / n_next
+        error_max = errors.max(1).values if width > 1 else torch.zeros_like(error_mean)
+        n_valid = valid.sum(1, keepdim=True).clamp(min=1)
+        pooled = (h * valid.unsqueeze(-1)).sum(1) / n_valid
+        z = torch.cat([self.compress(pooled), error_mean[:, None], error_max[:, None],
+                       torch.log1p(valid.sum(1, keepdim=True).to(pooled.dtype))], dim=1)
+        gamma = entmax(self.estimate(z), self.alpha)
+        out = {"z": z, "gamma": gamma, "errors": errors, "error_mean": error_mean,
+               "ids": ids, "valid": valid, "inputs": inputs}
+        if vectors is not None:  # skorch moves every value of the dict: no None in it
+            out["vectors"] = vectors
+        return out
+
+    def _next_errors(self, h, ids, vectors, valid):
+        """Error of predicting event ``t + 1`` from events ``<= t``, at position ``t + 1``
+        (``(b, t)``; 0 at the first position and at padding)."""
+        predicted, has_next = self.predict_next(h[:, :-1]), valid[:, 1:]
+        if self.embedding.projection is not None:  # cosine distance to the next text vector
+            target = self.embedding.table[ids[:, 1:]] if vectors is None else vectors[:, 1:]
+            errors = 1.0 - F.cosine_similarity(predicted, target.to(predicted.dtype), dim=-1)
+        else:  # cross-entropy of the next id; unseen templates are the (never seen) OOV id
+            target = ids[:, 1:].masked_fill(ids[:, 1:] >= self.n_ids, OOV_ID)
+            errors = F.cross_entropy(predicted.transpose(1, 2), target, reduction="none")
+        return F.pad(errors * has_next, (1, 0))
+
+    def energy(self, z):
+        """Energy of ``z`` under the training mixture (the anomaly score)."""
+        return mixture_energy(z, self.phi, self.mu, self.cov)
+
+
+class MixtureOfTraining(Callback):
+    """After training, fix the mixture from the memberships of *every* training session
+    (per-batch moments serve training only), so scores do not depend on batches."""
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        if not net.gaussian_mixture:
+            return
+        mass, first, second, n = 0.0, 0.0, 0.0, 0
+        with torch.no_grad():
+            for out in net.forward_iter(X):
+                z, gamma = out["z"].double(), out["gamma"].double()
+                mass = mass + gamma.sum(0)
+                first = first + gamma.T @ z
+                second = second + torch.einsum("nk,nd,ne->kde", gamma, z, z)
+                n += len(z)
+        mu = first / (mass[:, None] + 1e-12)
+        cov = second / (mass[:, None, None] + 1e-12) - torch.einsum("kd,ke->kde", mu, mu)
+        module = net.module_
+        module.phi.copy_(mass / max(n, 1))
+        module.mu.copy_(mu)
+        module.cov.copy_((cov + cov.transpose(1, 2)) / 2)
+
+
+class _MLADNet(SessionNet):
+    """skorch net: prediction term + ``lambda_energy * E`` + ``lambda_cov * P(Sigma)``.
+
+    The mixture's moments are those of the batch, as in DAGMM.
+    """
+
+    def __init__(self, module, *args, gaussian_mixture=True, lambda_energy=0.1,
+                 lambda_cov=0.005, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.gaussian_mixture = gaussian_mixture
+        self.lambda_energy, self.lambda_cov = lambda_energy, lambda_cov
+
+    def get_loss(self, y_pred, y_true=None, X=None, training=False):
+        valid = y_pred["valid"][:, 1:]
+        loss = (y_pred["errors"][:, 1:] * valid).sum() / valid.sum().clamp(min=1)
+        if self.gaussian_mixture:
+            phi, mu, cov = mixture_moments(y_pred["z"].double(), y_pred["gamma"].double())
+            energy = mixture_energy(y_pred["z"], phi, mu, cov).mean()
+            loss = loss + (self.lambda_energy * energy
+                           + self.lambda_cov * covariance_penalty(phi, cov)).float()
+        return loss
+
+
+class MLAD(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
+    """MLAD: entmax-attention Transformer and Gaussian-mixture energy on template vectors.
+
+    ``fit`` learns normal behaviour from sessions of template strings, of one
+    system or of several at once. Every template is read as its Sentence-BERT
+    vector projected to ``d_model`` (``template_embedding="semantic"``), so a
+    template unseen in training still has a meaningful input. The anomaly
+    score is the session's energy under the Gaussian mixture fitted to the
+    training sessions.
+
+    Parameters
+    ----------
+    d_model : int, default=100
+        Model width; template vectors are projected to it.
+    n_layers : int, default=2
+    n_heads : int, default=4
+        Must divide ``d_model``.
+    d_ff : int, default=256
+        Width of the CeLU feed-forward block.
+    dropout : float, default=0.1
+    alpha : float >= 1, default=1.5
+        alpha-entmax of the attention and of the memberships: 1.0 is
+        softmax; 1.5 (the paper's) gives sparse weights.
+    n_components : int, default=5
+        Gaussians of the mixture.
+    latent_dim : int, default=8
+        Size of the compressed session representation the mixture models
+        (plus the mean and largest next-template prediction errors).
+    lambda_energy : float, default=0.1
+        Weight of the mean energy in the loss.
+    lambda_cov : float, default=0.005
+        Weight of the covariance penalty ``P(Sigma)``. The paper prints
+        -0.005; a negative weight would reward singular covariances, so the
+        sign of DAGMM is used.
+    gaussian_mixture : bool, default=True
+        ``False`` (ablation): no mixture; the loss is the prediction term
+        and the anomaly score the mean next-template prediction error.
+    template_embedding : {"semantic", "learned", "both"}, default="semantic"
+        See :class:`sklog.nn.TemplateEmbedding`; ``"learned"`` is the
+        ablation without Sentence-BERT.
+    embedder : BertEmbedder or None, default=None
+        Embeds the template texts; ``None``: the packaged all-MiniLM-L6-v2.
+    use_labels : bool, default=False
+        With ``True``, sessions labelled ``1`` in ``y`` are left out of
+        training (the paper's reading of its ``y``: training on normal
+        sessions). With ``False``, ``y`` is ignored (with a warning when it
+        holds anomalies).
+    max_length : int or "auto", default="auto"
+        Sessions are cut to their first ``max_length`` events; ``"auto"``:
+        the longest training session, at most 512.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        ``"auto"``: the threshold is the highest energy of the held-out
+        training sessions (never used in a gradient step); a float: that
+        share of the training sessions is flagged.
+    validation_fraction : float in (0, 0.5), default=0.1
+        Held out for early stopping and the ``"auto"`` threshold (nothing
+        below 10 sessions).
+    lr : float, default=1e-3
+        Adam learning rate.
+    batch_size : int, default=64
+    max_epochs : int, default=20
+    patience : int, default=3
+        Early stopping on the validation loss; the best weights are restored.
+    device : str, default="auto"
+    n_jobs : int or None, default=None
+        torch threads on CPU during fit and inference (``None``: 1).
+    random_state : int, RandomState instance or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    vocabulary_ : TemplateVocabulary
+    template_vectors_ : ndarray of shape (n_ids, d) or None
+        The training templates' text vectors (rows 0 and 1: padding, OOV).
+    embedder_ : BertEmbedder or None
+    max_length_ : int
+    net_ : skorch.NeuralNet
+    offset_, threshold_ : float
+        ``decision_function = score_samples - offset_``; ``threshold_ = -offset_``.
+    n_epochs_ : int
+    fit_time_ : float
+    device_ : str
+
+    Notes
+    -----
+    Readings of the paper made here, where it is silent or self-contradictory:
+
+    * **The prediction term.** The paper's loss has a term ``L(y, y_hat)``
+      with ``y`` "the ground truth" while training on normal data only. It is
+      read as a self-supervised term: causal attention, and each position
+      predicts the *next* template: its text vector (cosine distance), or its
+      id (cross-entropy) with learned embeddings. One pass gives both the
+      prediction errors and the session representation.
+    * **What the mixture models.** As in DAGMM, the session's compressed
+      representation (mean of the hidden states through a linear layer of
+      ``latent_dim``) joined with its reconstruction-error features (here
+      the mean and largest prediction errors). The estimation network is
+      ``entmax(z W + b)``. Per-batch moments during training; after
+      training, the moments of all training sessions are fixed for scoring.
+    * Components that entmax leaves with zero weight drop out of the energy
+      and of ``P(Sigma)``.
+
+    Examples
+    --------
+    >>> from sklog.mlad import MLAD
+    >>> X = [["open", "read", "close"]] * 30 + [["open", "write", "close"]] * 30
+    >>> det = MLAD(d_model=8, n_heads=2, d_ff=16, template_embedding="learned",
+    ...            max_epochs=2, random_state=0).fit(X)
+    >>> det.predict([["open", "read", "close"]]).shape
+    (1,)
+    """
+
+    _parameter_constraints: dict = {
+        "d_model": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_layers": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
+        "d_ff": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "alpha": [Interval(numbers.Real, 1, None, closed="left")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "latent_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lambda_energy": [Interval(numbers.Real, 0, None, closed="left")],
+        "lambda_cov": [Interval(numbers.Real, 0, None, closed="left")],
+        "gaussian_mixture": ["boolean"],
+        **SessionDetectorMixin._template_embedding_constraints,
+        "use_labels": ["boolean"],
+        "max_length": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "contamination": [StrOptions({"auto"}), Interval(numbers.Real, 0, 0.5, closed="right")],
+        "validation_fraction": [Interval(numbers.Real, 0, 0.5, closed="neither")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, object],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        d_model=100,
+        n_layers=2,
+        n_heads=4,
+        d_ff=256,
+        dropout=0.1,
+        alpha=1.5,
+        n_components=5,
+        latent_dim=8,
+        lambda_energy=0.1,
+        lambda_cov=0.005,
+        gaussian_mixture=True,
+        template_embedding="semantic",
+        embedder=None,
+        use_labels=False,
+        max_length="auto",
+        contamination="auto",
+        validation_fraction=0.1,
+        lr=1e-3,
+        batch_size=64,
+        max_epochs=20,
+        patience=3,
+        device="auto",
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.d_ff = d_ff
+        self.dropout = dropout
+        self.alpha = alpha
+        self.n_components = n_components
+        self.latent_dim = latent_dim
+        self.lambda_energy = lambda_energy
+        self.lambda_cov = lambda_cov
+        self.gaussian_mixture = gaussian_mixture
+        self.template_embedding = template_embedding
+        self.embedder = embedder
+        self.use_labels = use_labels
+        self.max_length = max_length
+        self.contamination = contamination
+        self.validation_fraction = validation_fraction
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.device = device
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _normal_rows(self, X, y):
+        """``X`` without the sessions labelled anomalous when ``use_labels``."""
+        if not self.use_labels:
+            self._warn_on_anomalies_in_y(y)
+            return X
+        if y is None:
+            raise ValueError("MLAD(use_labels=True) needs y: one label per session.")
+        from .utils import check_session_labels, check_sessions
+
+        X = check_sessions(X, estimator=self)
+        y = check_session_labels(np.asarray(y), len(X))
+        return [x for x, label in zip(X, y, strict=True) if label != 1]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn normal behaviour from sessions of templates (of one or several systems).
+
+        Parameters
+        ----------
+        X : sequence of sessions (sequences of template strings)
+        y : array-like of shape (n_sessions,) or None
+            Used only with ``use_labels=True`` (anomalous sessions left out).
+
+        Returns
+        -------
+        self
+        """
+        from skorch.callbacks import EarlyStopping, GradientNormClipping
+        from skorch.helper import predefined_split
+
+        if self.d_model % self.n_heads:
+            raise ValueError(f"n_heads={self.n_heads} must divide d_model={self.d_model}.")
+        start = time.perf_counter()
+        sessions, seed = self._start_fit(self._normal_rows(X, y))
+        self.max_length_ = self._auto_max_length(sessions)
+        ids, lengths, _ = self._encode(sessions)  # training ids: vectors from the net's table
+        train_idx, valid_idx = self._held_out_split(len(ids), seed)
+        callbacks = [("gradient_clipping", GradientNormClipping(gradient_clip_value=1.0))]
+        if len(valid_idx):
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.patience, load_best=True, sink=silent)))
+        callbacks.append(("mixture_of_training", MixtureOfTraining()))
+        self.net_ = self._make_net(
+            _MLADNet, module=MLADModule, module__n_ids=self.vocabulary_.size,
+            module__d_model=self.d_model, module__n_layers=self.n_layers,
+            module__n_heads=self.n_heads, module__d_ff=self.d_ff, module__dropout=self.dropout,
+            module__alpha=float(self.alpha), module__n_components=self.n_components,
+            module__latent_dim=self.latent_dim, module__embedding=self._embedding_module_kwargs(),
+            gaussian_mixture=self.gaussian_mixture, lambda_energy=self.lambda_energy,
+            lambda_cov=self.lambda_cov, criterion=torch.nn.MSELoss,  # unused: see get_loss
+            optimizer=torch.optim.Adam, lr=self.lr, max_epochs=self.max_epochs,
+            batch_size=self.batch_size, callbacks=callbacks, bucket_seed=seed,
+            iterator_valid__batch_size=VALID_BATCH_SIZE,
+            train_split=predefined_split(SessionDataset(ids[valid_idx], lengths[valid_idx]))
+            if len(valid_idx) else None,
+        )
+        with self._seeded(seed):
+            self.net_.fit(SessionDataset(ids[train_idx], lengths[train_idx]), None)
+        self.net_.train_split = None  # no reference to the training data in the pickle
+        self.n_epochs_ = len(self.net_.history)
+        self._set_threshold(self._scores((ids, lengths, None)), valid_idx)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    # ------------------------------------------------------------ inference
+    def _bytes_per_event(self):
+        # inputs and hidden states of every layer (attention, feed-forward), the attention
+        # weights over the session, and the prediction head's output (float32)
+        width = self.max_length_ or 1
+        head = self.vocabulary_.size if self.template_vectors_ is None else 0
+        return 4 * (self.n_layers * (6 * self.d_model + self.d_ff + 2 * self.n_heads * width)
+                    + head + 2 * self.d_model)
+
+    def _session_scores(self, out):
+        if self.gaussian_mixture:
+            return self.net_.module_.energy(out["z"])
+        return out["error_mean"]
+
+    def _scores(self, encoded):
+        return self._forward(encoded, lambda o: self._session_scores(o).cpu().numpy()
+                             ).astype(np.float64)
+
+    def anomaly_score(self, X):
+        """Energy of each session under the training mixture (higher = more anomalous);
+        the mean next-template prediction error with ``gaussian_mixture=False``.
+
+        Parameters
+        ----------
+        X : sequence of sessions
+
+        Returns
+        -------
+        scores : ndarray of shape (n_sessions,)
+        """
+        return self._scores(self._encode(self._sessions(X)))
+
+    def score_samples(self, X):
+        """``-energy`` (higher = more normal).
+
+        Parameters
+        ----------
+        X : sequence of sessions
+
+        Returns
+        -------
+        scores : ndarray of shape (n_sessions,)
+        """
+        return -self.anomaly_score(X)
+
+    def explain(self, X):
+        """How unexpected each line was, given the lines before it.
+
+        A line's value is the model's error in predicting it from the
+        session's earlier lines (cosine distance to its text vector, or the
+        cross-entropy of its id with learned embeddings); the first line has
+        none and gets 0, as do lines beyond ``max_length_``. The score
+        without the mixture is exactly the mean of these values; the energy
+        has no exact per-line decomposition, and the two other attributions
+        tried rank an injected error line below the normal lines of its
+        session: gradient x input (the energy is far from linear), and
+        deletion (a session one line shorter is itself unusual).
+
+        Parameters
+        ----------
+        X : sequence of sessions
+
+        Returns
+        -------
+        contributions : list of ndarray
+            One array per session, of the session's length.
+        """
+        sessions = self._sessions(X)
+
+        def errors(out):  # padded to the call's widest session, so batches concatenate
+            e = out["errors"]
+            return F.pad(e, (0, self.max_length_ - e.shape[1])).cpu().numpy()
+
+        values = self._forward(self._encode(sessions), errors, desc="explaining")
+        return self._per_line(values, sessions)
