@@ -510,6 +510,7 @@ class ALogSCAN(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
         ----------
         X : sequence of sessions (sequences of template strings)
         y : ignored
+            Anomalies (label 1) in it trigger a warning: they would be learned as normal.
 
         Returns
         -------
