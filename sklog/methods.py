@@ -212,8 +212,9 @@ METHODS = {method.name: method for method in (
     Method(
         name="mlad", label="MLAD", factory="sklog.mlad:MLAD", kind="detector",
         needs_labels=False,
-        threshold_rule="contamination='auto': max energy over the held-out 10% of the "
-                       "normal training sessions (not used in gradient steps)",
+        threshold_rule="contamination='auto': 99.5th percentile of the energies of the "
+                       "held-out 10% of the normal training sessions (not used in gradient "
+                       "steps)",
         description="MLAD: Sentence-BERT template vectors, entmax-attention Transformer, "
                     "Gaussian-mixture energy; one model for many systems",
         demo_params={"max_epochs": 3, "device": "cpu"},

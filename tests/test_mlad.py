@@ -155,6 +155,10 @@ def test_mixture_energy_matches_scipy():
         mu[0].numpy(), cov[0].numpy() + eye).logpdf(z.numpy()), rtol=1e-8)
     assert covariance_penalty(phi0, cov) == pytest.approx(
         (1 / (torch.diagonal(cov[0]) + COVARIANCE_EPS)).sum().item())
+    # components count by their share of the batch
+    assert covariance_penalty(phi, cov) == pytest.approx(sum(
+        phi[k].item() * (1 / (torch.diagonal(cov[k]) + COVARIANCE_EPS)).sum().item()
+        for k in range(2)))
 
 
 def test_a_component_of_zero_weight_gives_finite_gradients():

@@ -25,6 +25,10 @@ class SessionDetectorMixin(SessionModelMixin):
     :class:`SessionModelMixin`.
     """
 
+    #: ``contamination="auto"``: this quantile of the held-out sessions' scores (1.0: their
+    #: maximum); a method chooses it on validation data and documents it
+    _auto_quantile = 1.0
+
     def _auto_max_length(self, sessions):
         """``max_length_``: ``max_length``, or the longest training session capped at
         :data:`MAX_LENGTH_CAP` when ``"auto"``."""
@@ -54,12 +58,13 @@ class SessionDetectorMixin(SessionModelMixin):
     def _set_threshold(self, scores, held_out):
         """``threshold_`` and ``offset_`` from anomaly scores of the training sessions.
 
-        ``contamination="auto"``: the highest score of the held-out sessions
-        (all of them when none is held out); a float: that share of the
-        training sessions lies above the threshold.
+        ``contamination="auto"``: the :attr:`_auto_quantile` of the held-out
+        sessions' scores (all sessions when none is held out); a float: that
+        share of the training sessions lies above the threshold.
         """
         if self.contamination == "auto":
-            threshold = np.max(scores[held_out] if len(held_out) else scores)
+            threshold = np.quantile(scores[held_out] if len(held_out) else scores,
+                                    self._auto_quantile)
         else:
             threshold = np.percentile(scores, 100 * (1 - self.contamination))
         self.threshold_ = float(threshold + THRESHOLD_MARGIN * abs(threshold))

@@ -48,7 +48,13 @@ def mixture_energy(z, phi, mu, cov, eps=COVARIANCE_EPS):
 
 
 def covariance_penalty(phi, cov, eps=COVARIANCE_EPS):
-    """DAGMM's ``P(Sigma) = sum_k sum_j 1 / Sigma_kjj`` over the components in use; it grows
-    without bound as a covariance collapses, so training cannot make the energy singular."""
+    """DAGMM's ``P(Sigma) = sum_k sum_j 1 / Sigma_kjj``, each component weighted by its
+    share ``phi_k`` of the batch; it grows as a covariance collapses, so training cannot
+    make the energy singular.
+
+    Unweighted (DAGMM), a component holding one or two sessions of a batch has a
+    near-zero covariance and its term, up to ``1 / eps`` per dimension, swamps the loss:
+    with sparse (entmax) memberships that happens in many batches.
+    """
     diagonal = torch.diagonal(cov, dim1=1, dim2=2) + eps
-    return (1.0 / diagonal)[phi > 0].sum()
+    return (phi[:, None] * (1.0 / diagonal)).sum()
