@@ -446,3 +446,19 @@ def test_mlad_rows_are_registered_with_the_dataset_templater():
     bgl = next(c for c in cells if (c.dataset, c.protocol, c.method)
                == ("multi_system", "transfer:hdfs->bgl", "PCA"))
     assert type(bgl.build(0)).__name__ == "PCADetector"  # template sessions: no templater
+
+
+def test_nearest_training_templates_snaps_by_cosine():
+    from sklog.benchmarks.ceilings import OOV, nearest_training_templates
+
+    class Embedder:  # fixed vectors: the test checks the mapping, not a language model
+        vectors = {"a": [1, 0], "b": [0, 1], "a2": [0.9, 0.1], "ab": [1, 1]}
+
+        def embed_templates(self, texts):
+            return np.array([self.vectors[t] for t in texts], dtype=np.float32)
+
+    mapping, similarity = nearest_training_templates({"a2", "ab"}, {"a", "b"}, Embedder())
+    assert mapping["a2"] == "a" and mapping["ab"] in {"a", "b"}
+    assert similarity.tolist() == pytest.approx([0.9 / np.hypot(0.9, 0.1), 2 ** -0.5])
+    mapping, _ = nearest_training_templates({"a2", "ab"}, {"a", "b"}, Embedder(), 0.9)
+    assert mapping == {"a2": "a", "ab": OOV}
