@@ -119,9 +119,11 @@ def _trace(results, split, hdfs, *, top=8, write=print):
         detected = len(flagged) > 0
         write(f"\nAn anomalous test block traced to its raw lines ({row['method']}, "
               f"{'flagged as anomaly' if detected else 'highest-scored anomaly, not flagged'}):")
+        # lines that pushed towards the anomaly, at most `top` (a tree gives most lines 0)
+        marked = {j for j in np.argsort(-weights, kind="stable")[:top].tolist()
+                  if weights[j] > 0}
         write(f"block {hdfs.session_ids[k]}  label anomaly  {len(session)} lines; "
-              f"* marks the {min(top, len(session))} lines that drove the score most")
-        marked = set(np.argsort(-weights, kind="stable")[:top].tolist())
+              f"* marks the {len(marked)} line(s) that pushed the score towards an anomaly most")
         shown = sorted(marked | {0, 1, 2, len(session) - 1} & set(range(len(session))))
         previous = -1
         for j in shown:
