@@ -392,19 +392,9 @@ class ALogSCAN(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
         "pooling": [StrOptions({"max", "mean"})],
         "embedding_init": [StrOptions({"random", "tfidf"})],
         **SessionDetectorMixin._template_embedding_constraints,
-        "max_length": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "contamination": [StrOptions({"auto"}), Interval(numbers.Real, 0, 0.5, closed="right")],
-        "validation_fraction": [Interval(numbers.Real, 0, 0.5, closed="neither")],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_samples": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "device": [str, object],
-        "n_jobs": [numbers.Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        **SessionDetectorMixin._detector_constraints,
     }
 
     def __init__(

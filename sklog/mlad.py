@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from skorch.callbacks import Callback
 from torch import nn
 from torch.nn import functional as F
@@ -362,17 +362,7 @@ class MLAD(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
         "gaussian_mixture": ["boolean"],
         **SessionDetectorMixin._template_embedding_constraints,
         "use_labels": ["boolean"],
-        "max_length": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "contamination": [StrOptions({"auto"}), Interval(numbers.Real, 0, 0.5, closed="right")],
-        "validation_fraction": [Interval(numbers.Real, 0, 0.5, closed="neither")],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [str, object],
-        "n_jobs": [numbers.Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        **SessionDetectorMixin._detector_constraints,
     }
 
     def __init__(

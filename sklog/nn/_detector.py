@@ -3,8 +3,11 @@ sessions with a held-out part, and a threshold set from training scores only."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..utils import torch_generator
 from ._estimator import SessionModelMixin
@@ -20,10 +23,25 @@ THRESHOLD_MARGIN = 1e-5
 class SessionDetectorMixin(SessionModelMixin):
     """Held-out split, per-epoch sampling and the ``contamination`` threshold of detectors.
 
-    The estimator must have ``validation_fraction``, ``contamination``,
-    ``max_length`` and ``max_samples`` besides the parameters of
+    The estimator must have the parameters of :data:`_detector_constraints`
+    (and ``max_samples`` to use :meth:`_sampler_params`) besides those of
     :class:`SessionModelMixin`.
     """
+
+    #: parameter constraints every neural detector shares (its own come beside them)
+    _detector_constraints = {
+        "max_length": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "contamination": [StrOptions({"auto"}), Interval(numbers.Real, 0, 0.5, closed="right")],
+        "validation_fraction": [Interval(numbers.Real, 0, 0.5, closed="neither")],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, object],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     #: ``contamination="auto"``: this quantile of the held-out sessions' scores (1.0: their
     #: maximum); a method chooses it on validation data and documents it
