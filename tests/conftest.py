@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,3 +39,28 @@ def toy_template_sessions():
     X = [list(normal[i % 2]) for i in range(30)] + [list(abnormal[i % 2]) for i in range(10)]
     y = [0] * 30 + [1] * 10
     return X, y
+
+
+def _hdfs_like_blocks(n_normal=60, n_anomalous=30, seed=0):
+    """Raw HDFS-like blocks; only anomalies hold an ``ERROR ... failed`` line (third line)."""
+    rng = np.random.RandomState(seed)
+    sessions = []
+    for i in range(n_normal + n_anomalous):
+        block = [f"081109 2035{i % 60:02d} 143 INFO dfs.DataNode$DataXceiver: Receiving block "
+                 f"blk_{i} src: /10.0.0.{rng.randint(9)}:50010",
+                 f"081109 2035{i % 60:02d} 145 INFO dfs.DataNode$PacketResponder: Received "
+                 f"block blk_{i} of size {rng.randint(1000, 9999)} from /10.0.0.{rng.randint(9)}",
+                 f"081109 2036{i % 60:02d} 147 INFO dfs.DataNode$PacketResponder: "
+                 f"PacketResponder {rng.randint(3)} for block blk_{i} terminating"]
+        if i >= n_normal:
+            block.insert(2, f"081109 2036{i % 60:02d} 146 ERROR dfs.DataNode$DataXceiver: "
+                            f"writeBlock blk_{i} failed: java.io.IOException: Connection reset")
+        sessions.append(block)
+    return sessions, np.array([0] * n_normal + [1] * n_anomalous)
+
+
+@pytest.fixture(scope="session")
+def hdfs_like_blocks():
+    """``hdfs_like_blocks(n_normal, n_anomalous, seed) -> (sessions, y)``: block ``i`` is
+    session ``i``, anomalies last."""
+    return _hdfs_like_blocks

@@ -387,38 +387,28 @@ def test_max_epochs_and_verbose_reach_the_neural_estimator(tmp_path, capsys):
 
 # -- explanations of the count-based classifiers (issue 14 item 4) ----------------------------
 
-def _blocks_with_errors(n_normal, n_anomalous):
-    """An HDFS-like log: only the anomalous blocks hold an ``ERROR ... failed`` line (third)."""
-    lines = []
-    for i in range(n_normal + n_anomalous):
-        block = [f"081109 2035{i % 60:02d} 143 INFO dfs.DataNode$DataXceiver: Receiving block "
-                 f"blk_{i} src: /10.0.0.{i % 7}:50010",
-                 f"081109 2035{i % 60:02d} 145 INFO dfs.DataNode$PacketResponder: Received block "
-                 f"blk_{i} of size {1000 + 37 * i} from /10.0.0.{i % 5}",
-                 f"081109 2036{i % 60:02d} 147 INFO dfs.DataNode$PacketResponder: "
-                 f"PacketResponder {i % 3} for block blk_{i} terminating"]
-        if i >= n_normal:
-            block.insert(2, f"081109 2036{i % 60:02d} 146 ERROR dfs.DataNode$DataXceiver: "
-                            f"writeBlock blk_{i} failed: java.io.IOException: Connection reset")
-        lines.extend(block)
+def _log_and_labels(sessions, y):
+    """The blocks as one log file's text, and their ``BlockId,Label`` table."""
+    log = "".join(line + "\n" for session in sessions for line in session)
     labels = "BlockId,Label\n" + "".join(
-        f"blk_{i},{'Anomaly' if i >= n_normal else 'Normal'}\n"
-        for i in range(n_normal + n_anomalous))
-    return "\n".join(lines) + "\n", labels
+        f"blk_{i},{'Anomaly' if label else 'Normal'}\n" for i, label in enumerate(y))
+    return log, labels
 
 
 @pytest.mark.parametrize("method", ["logistic", "decision_tree", "linear_svc",
                                     "gradient_boosting"])
-def test_detect_shows_the_error_line_first_for_count_classifiers(method, tmp_path, capsys):
+def test_detect_shows_the_error_line_first_for_count_classifiers(method, tmp_path, capsys,
+                                                                  hdfs_like_blocks):
     log, labels = tmp_path / "train.log", tmp_path / "labels.csv"
-    log.write_text(_blocks_with_errors(60, 30)[0])
-    labels.write_text(_blocks_with_errors(60, 30)[1])
+    log_text, label_text = _log_and_labels(*hdfs_like_blocks(60, 30))
+    log.write_text(log_text)
+    labels.write_text(label_text)
     model = tmp_path / "m.joblib"
     assert main(["fit", str(log), "--session-key", r"blk_\d+", "--labels", str(labels),
                  "--method", method, "--log-format", "HDFS", "--out", str(model),
                  "--quiet"]) == 0
     new = tmp_path / "new.log"
-    new.write_text(_blocks_with_errors(10, 10)[0])
+    new.write_text(_log_and_labels(*hdfs_like_blocks(10, 10, seed=1))[0])
     capsys.readouterr()
     assert main(["detect", str(new), "--model", str(model), "--format", "json",
                  "--top-lines", "2"]) == 0

@@ -177,26 +177,8 @@ def test_detectors_predict_and_score_in_one_pass(toy_template_sessions):
 COUNT_CLASSIFIERS = ["logistic", "decision_tree", "linear_svc", "gradient_boosting"]
 
 
-def hdfs_like_blocks(n_normal=60, n_anomalous=30, seed=0):
-    """Raw HDFS-like blocks; only anomalies hold an ``ERROR ... failed`` line (third line)."""
-    rng = np.random.RandomState(seed)
-    sessions = []
-    for i in range(n_normal + n_anomalous):
-        block = [f"081109 2035{i % 60:02d} 143 INFO dfs.DataNode$DataXceiver: Receiving block "
-                 f"blk_{i} src: /10.0.0.{rng.randint(9)}:50010",
-                 f"081109 2035{i % 60:02d} 145 INFO dfs.DataNode$PacketResponder: Received "
-                 f"block blk_{i} of size {rng.randint(1000, 9999)} from /10.0.0.{rng.randint(9)}",
-                 f"081109 2036{i % 60:02d} 147 INFO dfs.DataNode$PacketResponder: "
-                 f"PacketResponder {rng.randint(3)} for block blk_{i} terminating"]
-        if i >= n_normal:
-            block.insert(2, f"081109 2036{i % 60:02d} 146 ERROR dfs.DataNode$DataXceiver: "
-                            f"writeBlock blk_{i} failed: java.io.IOException: Connection reset")
-        sessions.append(block)
-    return sessions, np.array([0] * n_normal + [1] * n_anomalous)
-
-
 @pytest.mark.parametrize("name", COUNT_CLASSIFIERS)
-def test_count_classifiers_rank_the_error_line_first(name):
+def test_count_classifiers_rank_the_error_line_first(name, hdfs_like_blocks):
     X, y = hdfs_like_blocks()
     model = METHODS[name].build_pipeline(log_format="HDFS", random_state=0).fit(X, y)
     X_new, y_new = hdfs_like_blocks(10, 10, seed=1)
@@ -257,7 +239,7 @@ def test_tree_path_contributions_are_exact(hdfs, name):
                                np.where(present, contributions, 0).sum(axis=1), atol=1e-9)
 
 
-def test_pos_label_turns_the_weights_around():
+def test_pos_label_turns_the_weights_around(hdfs_like_blocks):
     X, y = hdfs_like_blocks()
     model = METHODS["logistic"].build_pipeline(log_format="HDFS", random_state=0).fit(X, y)
     towards_anomaly = explain(model, X[-3:])
