@@ -46,11 +46,11 @@ class _Parser(argparse.ArgumentParser):
 
 # -- helpers ----------------------------------------------------------------------------------
 
-def _progress(iterable=None, **kwargs):
-    """A tqdm progress bar on stderr, shown only on a terminal."""
+def _progress(iterable=None, disable=None, **kwargs):
+    """A tqdm progress bar on stderr, shown only on a terminal (``disable=None``)."""
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, disable=None, file=sys.stderr, dynamic_ncols=True, **kwargs)
+    return tqdm(iterable, disable=disable, file=sys.stderr, dynamic_ncols=True, **kwargs)
 
 
 def _check_readable(path, what="log file"):
@@ -106,12 +106,17 @@ def _session_rule(args):
     return {"mode": "window", "size": args.window}
 
 
+def _cut(rule):
+    """A model's session rule as keyword arguments of ``iter_session_batches``."""
+    return {"key": rule["key"]} if rule["mode"] == "key" else {"window": rule["size"]}
+
+
 def _session_batches(lines, rule, label_column, batch_size=1000):
     """The sessions of ``lines`` cut by a model's session rule, in batches."""
     from .preprocessing import iter_session_batches
 
-    cut = {"key": rule["key"]} if rule["mode"] == "key" else {"window": rule["size"]}
-    return iter_session_batches(lines, **cut, batch_size=batch_size, label_column=label_column)
+    return iter_session_batches(lines, **_cut(rule), batch_size=batch_size,
+                                label_column=label_column)
 
 
 # -- sklog fit --------------------------------------------------------------------------------
@@ -255,38 +260,62 @@ def load_model(path):
 
 
 def cmd_detect(args):
-    """Score every session of a log file; print the anomalous ones with their raw lines."""
-    import numpy as np
+    """Score every session of a log file; print the anomalous ones with their raw lines.
 
-    from .inspection import score_sessions
-    from .metrics import evaluate_predictions
+    The log is streamed: sessions are cut, templated and scored ``--batch-size``
+    at a time (:func:`sklog.inspection.score_stream`), so memory stays bounded.
+    """
+    from .inspection import score_stream
     from .preprocessing import iter_lines
 
     model = load_model(args.model)
     path = _check_log(args.logfile)
     pipeline = model["pipeline"]
-    lines = _progress(iter_lines(path), desc="scoring", unit=" lines")
+    verbose = None if args.verbose is None and not args.quiet else bool(args.verbose)
+    lines = _progress(iter_lines(path), disable=None if verbose is None else not verbose,
+                      desc="scoring", unit=" lines", unit_scale=True)
     n_sessions = n_anomalous = 0
     truth, flagged, all_scores = [], [], []
-    for batch in _session_batches(lines, model["session_rule"], model["label_column"],
-                                  args.batch_size):
-        if n_sessions == 0:
-            _warn_on_mismatch(pipeline, model, batch.sessions)
-        is_anomaly, scores, weights = score_sessions(
-            pipeline, batch.sessions, explain=True if args.all else "anomalies")
-        picked = np.arange(len(batch.sessions)) if args.all else np.flatnonzero(is_anomaly)
-        for i in picked:
-            record = _record(batch.session_ids[i], batch.raw_lines[i], batch.line_numbers[i],
-                             scores[i], bool(is_anomaly[i]),
-                             None if weights is None else weights[i], args.top_lines,
-                             None if batch.labels is None else int(batch.labels[i]))
-            _print_record(record, args.format)
-        n_sessions += len(batch.sessions)
-        n_anomalous += int(is_anomaly.sum())
-        if batch.labels is not None:
-            truth.append(batch.labels)
-            flagged.append(is_anomaly)
-            all_scores.append(scores)
+    limits = {name: value or None for name, value in (("max_gap", args.max_gap),
+                                                      ("max_open", args.max_open))
+              if value is not None}  # 0: no limit; not given: the library's default
+    scored = score_stream(pipeline, lines, **_cut(model["session_rule"]), **limits,
+                          batch_size=args.batch_size, label_column=model["label_column"],
+                          explain=True if args.all else "anomalies")
+    with contextlib.closing(lines):
+        for batch, (is_anomaly, scores, weights) in scored:
+            if n_sessions == 0:
+                _warn_on_mismatch(pipeline, model, batch.sessions)
+            _print_batch(args, batch, is_anomaly, scores, weights)
+            n_sessions += len(batch.sessions)
+            n_anomalous += int(is_anomaly.sum())
+            if batch.labels is not None:
+                truth.append(batch.labels)
+                flagged.append(is_anomaly)
+                all_scores.append(scores)
+    _detect_summary(args, path, model, n_sessions, n_anomalous, truth, flagged, all_scores)
+    return 0
+
+
+def _print_batch(args, batch, is_anomaly, scores, weights):
+    """Print the anomalous sessions of a scored batch (every session with ``--all``)."""
+    import numpy as np
+
+    picked = np.arange(len(batch.sessions)) if args.all else np.flatnonzero(is_anomaly)
+    for i in picked:
+        record = _record(batch.session_ids[i], batch.raw_lines[i], batch.line_numbers[i],
+                         scores[i], bool(is_anomaly[i]),
+                         None if weights is None else weights[i], args.top_lines,
+                         None if batch.labels is None else int(batch.labels[i]))
+        _print_record(record, args.format)
+
+
+def _detect_summary(args, path, model, n_sessions, n_anomalous, truth, flagged, all_scores):
+    """The one-line summary of ``sklog detect`` (or the error when no session was found)."""
+    import numpy as np
+
+    from .metrics import evaluate_predictions
+
     if n_sessions == 0:
         rule = model["session_rule"]
         how = f" with the model's session key {rule['key']!r}" if rule["mode"] == "key" else ""
@@ -298,7 +327,6 @@ def cmd_detect(args):
         summary += (f"; against column-1 labels ({m['n_anomalies']} anomalous): precision "
                     f"{m['precision']:.3f}, recall {m['recall']:.3f}, F1 {m['f1']:.3f}")
     _info(args, summary)
-    return 0
 
 
 def _warn_on_mismatch(pipeline, model, sessions, share=0.5):
@@ -433,6 +461,16 @@ def _positive_int(text):
     return value
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, got {value}")
+    return value
+
+
 def build_parser():
     """The ``sklog`` argument parser (``bench`` options are parsed by :func:`cmd_bench`)."""
     parser = _Parser(prog="sklog", description="Log anomaly detection with the scikit-learn API.")
@@ -486,6 +524,17 @@ def build_parser():
     detect.add_argument("--all", action="store_true", help="print normal sessions too")
     detect.add_argument("--batch-size", type=int, default=1000,
                         help="sessions scored at a time (bounds memory)")
+    detect.add_argument("--max-gap", type=_non_negative_int, default=None, metavar="N",
+                        help="with a --session-key model: a session is complete once N lines "
+                             "went by without a line for it (bounds memory; 0: only at the end "
+                             "of the file; default: sklog.preprocessing.DEFAULT_MAX_GAP)")
+    detect.add_argument("--max-open", type=_non_negative_int, default=None, metavar="N",
+                        help="with a --session-key model: at most N sessions open at a time, the "
+                             "longest idle one is complete first (0: no cap; default: "
+                             "sklog.preprocessing.DEFAULT_MAX_OPEN)")
+    detect.add_argument("--verbose", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar with lines/s (default: on when stderr is a terminal "
+                             "and --quiet is not given)")
     detect.add_argument("--quiet", action="store_true", help="no summary line on stderr")
     detect.set_defaults(func=cmd_detect)
 

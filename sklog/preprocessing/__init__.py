@@ -9,10 +9,14 @@ from ._drain import (
 )
 from ._io import compression, iter_lines, looks_binary, open_log, read_lines
 from ._sessions import (
+    DEFAULT_MAX_GAP,
+    DEFAULT_MAX_OPEN,
     HDFS_BLOCK_KEY,
+    Session,
     SessionBatch,
     bgl_line_labels,
     iter_session_batches,
+    iter_sessions,
     labels_from_line_labels,
     labels_from_table,
     sessions_from_lines,
@@ -23,14 +27,18 @@ from ._sessions import (
 
 __all__ = [
     "DEFAULT_MASKING",
+    "DEFAULT_MAX_GAP",
+    "DEFAULT_MAX_OPEN",
     "DrainTemplater",
     "HDFS_BLOCK_KEY",
+    "Session",
     "SessionBatch",
     "UNKNOWN_TEMPLATE",
     "bgl_line_labels",
     "compression",
     "iter_lines",
     "iter_session_batches",
+    "iter_sessions",
     "labels_from_line_labels",
     "labels_from_table",
     "log_format_regex",
