@@ -311,3 +311,59 @@ def test_iter_session_batches_batches_iter_sessions():
     assert [len(b.sessions) for b in batches[:-1]] == [4] * (len(batches) - 1)
     assert [i for b in batches for i in b.session_ids] == [s.session_id for s in sessions]
     assert [t for b in batches for t in b.sessions] == [s.lines for s in sessions]
+
+
+# -- the scale benchmark's generator --------------------------------------------------------
+
+@pytest.fixture()
+def tiny_samples(tmp_path, hdfs_like_blocks):
+    """A data folder holding a 12-line HDFS sample and a 6-line BGL sample."""
+    sessions, _ = hdfs_like_blocks(n_normal=3, n_anomalous=1, seed=6)
+    hdfs = [line for session in sessions for line in session]
+    hdfs[0] = hdfs[0].replace("blk_0", "blk_-5")
+    bgl = [f"{'-' if i != 2 else 'KERNDTLB'} {1117838570 + i} 2005.06.03 R02-M1-N0 "
+           f"2005-06-03-15.42.5{i}.000001 R02-M1-N0 RAS KERNEL INFO event {i}" for i in range(6)]
+    for name, lines in (("hdfs/hdfs_raw_sample.log.gz", hdfs), ("bgl/bgl_raw_sample.log.gz", bgl)):
+        (tmp_path / name).parent.mkdir()
+        (tmp_path / name).write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    return tmp_path, hdfs, bgl
+
+
+def test_replay_gives_fresh_ids_and_dates_every_round(tiny_samples):
+    from sklog.benchmarks.scale import replay
+
+    data, hdfs, bgl = tiny_samples
+    lines = list(replay("hdfs", data, 3 * len(hdfs) + 2))
+    assert len(lines) == 3 * len(hdfs) + 2
+    ids = sessions_from_lines(lines)[1]
+    assert len(sessions_from_lines(hdfs)[1]) == 5
+    assert len(ids) == 3 * 5 + 2  # no id comes back in another round
+    assert "blk_-000001" in lines[0] and lines[0].startswith("081112 ")
+    assert lines[len(hdfs)].startswith("081115 ")  # round 2: three more days
+    assert lines[1].replace("blk_000001", "blk_").replace("081112", "081109") == hdfs[1]
+    bgl_lines = list(replay("bgl", data, 7))
+    assert bgl_lines[0].split()[:3] == ["-", str(1117838570 + 90 * 86_400), "2005.09.01"]
+    assert bgl_lines[0].split()[4] == "2005-09-01-15.42.50.000001"
+    assert bgl_lines[2].startswith("KERNDTLB ") and bgl_lines[6].split()[2] == "2005.11.30"
+
+
+@pytest.mark.parametrize("data", ["hdfs", "bgl"])
+def test_scale_benchmark_streams_a_fitted_pipeline(tiny_samples, tmp_path, data):
+    from sklog.benchmarks.scale import fit_model, markdown, replay, stream_one
+
+    folder, hdfs, bgl = tiny_samples
+    pipeline, info = fit_model(data, folder, train_lines=100)
+    model = tmp_path / "model.joblib"
+    joblib.dump(pipeline, model)
+    row = stream_one(data, folder, 50, model, batch_size=4, max_gap=10, max_open=5,
+                     progress=False)
+    assert row["lines"] == 50 and row["lines_per_s"] > 0
+    assert row["lines_in_sessions"] >= 50 if data == "hdfs" else row["lines_in_sessions"] == 50
+    cut = {"key": HDFS_BLOCK_KEY} if data == "hdfs" else {"window": 20}
+    assert row["sessions"] == len(list(iter_sessions(replay(data, folder, 50), **cut,
+                                                     max_gap=10, max_open=5)))
+    assert row["peak_rss_mb"] >= row["rss_after_load_mb"] > 0
+    assert row["rss_trace_mb"][-1][0] == 50
+    assert info["train_lines"] == len(hdfs if data == "hdfs" else bgl)
+    table = markdown([{**row, **info}])
+    assert f"| {data} | 50 |" in table
