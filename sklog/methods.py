@@ -193,6 +193,15 @@ METHODS = {method.name: method for method in (
              needs_labels=False, threshold_rule=f"contamination='auto': {rule}",
              description=description, demo_params={})
       for name, label, cls, rule, description in _COUNT_DETECTORS),
+    Method(
+        name="novelty", label="WordNovelty", factory="sklog.baselines:NoveltyDetector",
+        kind="detector", needs_labels=False,
+        threshold_rule="contamination='auto': anomaly when a session holds more distinct new "
+                       "words (whitespace tokens after masking hex values and digit runs) "
+                       "than any of the last 20% of the training sessions holds against the "
+                       "vocabulary of the first 80% (threshold='auto', holdout=0.2)",
+        description="word novelty: count of words never seen in training (LogLead's OOV rule)",
+    ),
     *(Method(name=name, label=label, factory=f"sklog.baselines:{factory}", kind="classifier",
              needs_labels=True, threshold_rule=_COUNTS_RULE,
              description=f"{what} on {'' if name == 'gradient_boosting' else 'tf-idf '}"

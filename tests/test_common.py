@@ -22,7 +22,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import sklog
 from sklog.alogscan import ALogSCAN
-from sklog.baselines import InvariantsMiner, LogClustering, PCADetector
+from sklog.baselines import InvariantsMiner, LogClustering, NoveltyDetector, PCADetector
 from sklog.drift import DriftMonitor
 from sklog.feature_extraction import BertEmbedder, TemplateCounter
 from sklog.mlad import MLAD
@@ -54,6 +54,11 @@ INVARIANTS_ON_BLOBS = (
     "training session, all training scores are 0 and none is flagged "
     "(test_session_checks runs it on sessions)"
 )
+NOVELTY_ON_BLOBS = (
+    "it asserts predict on the training blobs gives both -1 and +1; a blob's two float "
+    "tokens are masked to the same words in every session, so no training session holds a "
+    "new word and none is flagged (test_session_checks runs it on sessions)"
+)
 CLUSTERS_ON_BLOBS = (
     "it asserts predict on the training blobs gives both -1 and +1; no two sessions share a "
     "token (cosine distance 1 > max_dist), so each is a cluster of its own at distance 0, all "
@@ -75,6 +80,7 @@ CHECKED = {
     "PCADetector": PCADetector(),
     "InvariantsMiner": InvariantsMiner(max_invariant_length=2),
     "LogClustering": LogClustering(n_bootstrap_samples=50),
+    "NoveltyDetector": NoveltyDetector(),
     "SiameseClassifier": SiameseClassifier(embedding_dim=4, lstm_units=(4,), dense_units=(8,),
                                            max_epochs=2, random_state=0),
     "DriftMonitor": DriftMonitor(n_components=2, n_bootstrap=20, random_state=0),
@@ -103,6 +109,11 @@ EXPECTED_FAILED_CHECKS = {
         **SESSION_FEATURES,
         "check_outliers_train": CLUSTERS_ON_BLOBS,
         "check_outliers_fit_predict": CLUSTERS_ON_BLOBS,
+    },
+    "NoveltyDetector": {
+        **SESSION_FEATURES,
+        "check_outliers_train": NOVELTY_ON_BLOBS,
+        "check_outliers_fit_predict": NOVELTY_ON_BLOBS,
     },
     "SiameseClassifier": {
         **SESSION_FEATURES,

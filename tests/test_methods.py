@@ -139,7 +139,8 @@ def test_every_method_has_one_raw_hdfs_row_at_least():
     assert {c.method_name for c in cells} - {None} <= set(METHODS)
     plain = [c for c in raw if c.method == METHODS[c.method_name].label]
     assert {c.method for c in plain} == {"PCA", "InvariantsMiner", "LogClustering", "ALogSCAN",
-                                         "MLAD", "LinearSVC", "HistGradientBoosting"}
+                                         "MLAD", "LinearSVC", "HistGradientBoosting",
+                                         "WordNovelty"}
     for cell in plain:  # the rule recorded in the row is the registry's
         assert cell.threshold_rule == METHODS[cell.method_name].threshold_rule
 

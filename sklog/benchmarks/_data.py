@@ -7,6 +7,17 @@ Names and semantics follow the benchmark contract (``hdfs_raw``,
 
 The MLAD evaluation (Zang et al., arXiv 2401.07655) adds:
 
+``bgl_raw`` / ``chronological`` and ``chronological_lines`` (LogLead's BGL split by time)
+    ``bgl/bgl_raw_sample.log.gz`` (June-August 2005, sorted by time), label
+    column removed: train = the June and July lines, test = the August lines
+    (:data:`BGL_RAW_TEST_FROM`), the same for every seed. ``chronological``
+    cuts each part on its own into non-overlapping windows of
+    :data:`BGL_RAW_WINDOW` lines (no window straddles the cut; a window is
+    anomalous when it holds an alert line); ``chronological_lines`` makes
+    every line its own session. As everywhere, the harness fits detectors on
+    the *normal* training sessions only and classifiers on all training
+    sessions with labels; count-based methods get a ``DrainTemplater`` with
+    the loghub ``BGL`` preset (without its ``<Label>`` field) first.
 ``mlad_balanced`` (datasets ``hdfs_raw``, ``bgl_seq``, ``thunderbird_2k``)
     :func:`sklog.metrics.balanced_normal_split` of the dataset's labeled
     sessions: test = every anomalous session + as many normal sessions drawn
@@ -59,6 +70,7 @@ PROTOCOLS = {
     "hdfs_deeplog": ("supervised",),
     "bgl_seq": ("supervised", "balanced", "mlad_balanced"),
     "thunderbird_2k": ("mlad_balanced",),
+    "bgl_raw": ("chronological", "chronological_lines"),
     "multi_system": _multi_system_protocols(),
 }
 
@@ -82,6 +94,12 @@ MLAD_SPLITS = (
 #: Lines per window of ``thunderbird_2k`` (non-overlapping).
 THUNDERBIRD_WINDOW = 20
 
+#: Lines per window of ``bgl_raw``/``chronological`` (non-overlapping, as in LogLead).
+BGL_RAW_WINDOW = 20
+
+#: ``bgl_raw``'s test part: lines dated on or after this day (``YYYY.MM.DD``, column 3).
+BGL_RAW_TEST_FROM = "2005.08.01"
+
 #: How sessions are cut, per dataset and protocol (recorded in every row).
 SESSION_RULES = {
     ("hdfs_raw", "natural"): r"one session per HDFS block: every raw line naming blk_-?\d+",
@@ -97,6 +115,13 @@ SESSION_RULES = {
     ("thunderbird_2k", "mlad_balanced"): (
         f"non-overlapping windows of {THUNDERBIRD_WINDOW} raw lines of Thunderbird_2k.log, label "
         "column removed; a window is anomalous when it holds an alert line"),
+    ("bgl_raw", "chronological"): (
+        f"non-overlapping windows of {BGL_RAW_WINDOW} raw lines of bgl_raw_sample.log.gz, label "
+        "column removed, cut separately in the training and the test part; a window is "
+        "anomalous when it holds an alert line"),
+    ("bgl_raw", "chronological_lines"): (
+        "one session per raw line of bgl_raw_sample.log.gz, label column removed; anomalous "
+        "when it is an alert line"),
     **{("multi_system", p): (
         "template strings per system: HDFS blocks templated by DrainTemplater(log_format='HDFS') "
         "fitted on the HDFS training part; given BGL windows (template text); Thunderbird_2k "
@@ -115,11 +140,11 @@ QUICK_CAPS = {
 }
 
 
-def _thunderbird_templater():
-    """The loghub ``Thunderbird`` preset for lines whose label column was removed."""
+def _preset_without_label(system):
+    """The loghub preset of ``system`` for lines whose label column was removed."""
     from ..preprocessing import loghub_presets
 
-    preset = loghub_presets()["Thunderbird"]
+    preset = loghub_presets()[system]
     log_format = preset["log_format"]
     log_format = log_format[len("<Label> "):] if log_format.startswith("<Label> ") else log_format
     return {"log_format": log_format, "masking": list(preset["masking_regex"]),
@@ -128,11 +153,13 @@ def _thunderbird_templater():
 
 #: ``DrainTemplater`` parameters for the datasets whose sessions are raw lines
 #: (any other dataset's sessions are template strings already). ``thunderbird_2k``
-#: takes the loghub ``Thunderbird`` preset without its ``<Label>`` field: the label
-#: column is removed from the lines, so no model reads the answer.
+#: and ``bgl_raw`` take the loghub ``Thunderbird`` and ``BGL`` presets without their
+#: ``<Label>`` field: the label column is removed from the lines, so no model reads
+#: the answer.
 TEMPLATERS = {
     "hdfs_raw": {"log_format": "HDFS"},
-    "thunderbird_2k": _thunderbird_templater(),
+    "thunderbird_2k": _preset_without_label("Thunderbird"),
+    "bgl_raw": _preset_without_label("BGL"),
 }
 
 BGL_TRAIN_WINDOW = 20
@@ -291,8 +318,22 @@ def _load_thunderbird_2k(data_dir, source="auto"):
     return {"X": X, "y": y, "line_indices": indices, "source": where}
 
 
+def _load_bgl_raw(data_dir):
+    """The raw BGL sample: lines without the label column, line labels, and each line's day."""
+    from ..preprocessing import bgl_line_labels, read_lines, strip_label_column
+
+    path = _need(data_dir, "bgl", "bgl_raw_sample.log.gz")
+    labeled = read_lines(path)
+    lines = strip_label_column(labeled)
+    # column 3 of the raw line (2 once the label is gone) is the day, e.g. 2005.06.03
+    days = np.array([(line.split(None, 2)[1:2] or [""])[0] for line in lines])
+    return {"lines": lines, "line_y": bgl_line_labels(labeled), "days": days,
+            "source": str(path)}
+
+
 _LOADERS = {"hdfs_raw": _load_hdfs_raw, "hdfs_deeplog": _only_data_dir(_load_hdfs_deeplog),
-            "bgl_seq": _only_data_dir(_load_bgl_seq), "thunderbird_2k": _load_thunderbird_2k}
+            "bgl_seq": _only_data_dir(_load_bgl_seq), "thunderbird_2k": _load_thunderbird_2k,
+            "bgl_raw": _only_data_dir(_load_bgl_raw)}
 
 #: datasets made of others (loaded through the cache, so each part is read once)
 _COMPOSITE = {"multi_system": tuple(MULTI_SYSTEMS.values())}
@@ -395,6 +436,9 @@ def make_split(dataset, protocol, data, seed, *, quick=False):
                               + (" (quick: seeded subsample)" if quick else ""))
         split = Split(dataset, protocol, X_train, np.zeros(len(X_train), dtype=np.int64),
                       X_test, y_test, info)
+    elif dataset == "bgl_raw":
+        split = _bgl_raw_split(protocol, data, info)
+
     elif protocol == "mlad_balanced":
         X, y = _labeled_sessions(dataset, data)
         train, test = _mlad_parts(y, seed, QUICK_CAPS.get((dataset, protocol)) if quick else None)
@@ -423,6 +467,39 @@ def make_split(dataset, protocol, data, seed, *, quick=False):
         raise DataUnavailable(f"no builder for {(dataset, protocol)}")
 
     return _record_sizes(split)
+
+
+def _bgl_raw_split(protocol, data, info):
+    """LogLead's chronological BGL split: June-July lines train, August lines test."""
+    from ..preprocessing import labels_from_line_labels, windows_from_lines
+
+    lines, line_y, days = data["lines"], data["line_y"], data["days"]
+    test_part = days >= BGL_RAW_TEST_FROM
+    if not (np.all(np.diff(test_part.astype(np.int8)) >= 0) and test_part.any()
+            and not test_part.all()):
+        raise DataUnavailable(f"bgl_raw: the lines are not sorted by day around "
+                              f"{BGL_RAW_TEST_FROM}, or one part is empty")
+    cut = int(np.argmax(test_part))
+    parts = (np.arange(cut), np.arange(cut, len(lines)))
+    if protocol == "chronological_lines":
+        (train, test) = parts
+        X_train, y_train = [[lines[i]] for i in train], line_y[train]
+        X_test, y_test = [[lines[i]] for i in test], line_y[test]
+        train_index, test_index = train, test
+    else:
+        sessions = []
+        for part in parts:
+            X, indices = windows_from_lines([lines[i] for i in part], size=BGL_RAW_WINDOW)
+            sessions.append((X, labels_from_line_labels(line_y[part], indices)))
+        (X_train, y_train), (X_test, y_test) = sessions
+        train_index = test_index = None
+    info["split_rule"] = (
+        f"chronological, same for every seed: train = lines dated before {BGL_RAW_TEST_FROM} "
+        f"(June-July 2005, lines 1-{cut}), test = the later lines (August 2005); no "
+        "de-duplication")
+    return _need_test_anomalies(Split("bgl_raw", protocol, X_train, np.asarray(y_train),
+                                      X_test, np.asarray(y_test), info, test_index=test_index,
+                                      train_index=train_index))
 
 
 _MLAD_RULE = ("MLAD protocol, balanced_normal_split(y, seed {seed}): test = every anomalous "
