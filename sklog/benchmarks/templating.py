@@ -1,6 +1,13 @@
 """Template-mining benchmark: ``python -m sklog.benchmarks.templating``.
 
-Two measurements of :class:`~sklog.preprocessing.DrainTemplater`:
+Three measurements of :class:`~sklog.preprocessing.DrainTemplater`:
+
+0. **Engines side by side** (``--skip-engines`` to skip): ``engine="python"``
+   (line by line, the code before vectorising) against ``engine="polars"``
+   (batches): lines/s of fit then transform, of transform, and of
+   ``fit_transform`` (which preprocesses each line once) on the HDFS and BGL raw
+   samples, and whether both give the same templates on every line of those
+   and of the 16 loghub 2k samples.
 
 1. **Grouping accuracy** on the 16 loghub 2k samples, with each system's
    preset (``DrainTemplater(log_format=<system>)``), against the reference
@@ -41,6 +48,7 @@ from ..preprocessing import (
     loghub_presets,
     open_log,
     read_lines,
+    windows_from_lines,
 )
 
 _DEFAULT_DATA = Path(
@@ -213,8 +221,93 @@ def hdfs_throughput(data_dir, *, log_format="HDFS", repeats=3, held_out=False, b
     }
 
 
-def _markdown(accuracy_rows, throughput_rows):
-    out = []
+def _engine_datasets(data_dir, bunch=None):
+    """``{name: (sessions, log_format)}``: HDFS and BGL raw samples, the 16 loghub 2k samples."""
+    hdfs = Path(data_dir) / "hdfs"
+    if bunch is None:
+        bunch = read_hdfs_raw(hdfs / "hdfs_raw_sample.log.gz", hdfs / "hdfs_raw_sample_labels.csv")
+    bgl = read_lines(Path(data_dir) / "bgl" / "bgl_raw_sample.log.gz")
+    datasets = {"hdfs_raw_sample": (bunch.data, "HDFS"),
+                "bgl_raw_sample": (windows_from_lines(bgl, size=20)[0], "BGL")}
+    loghub = Path(data_dir) / "loghub"
+    for system in loghub_presets():
+        datasets[f"loghub {system}_2k"] = ([read_lines(loghub / system / f"{system}_2k.log")],
+                                           system)
+    return datasets
+
+
+def engine_comparison(data_dir, *, repeats=3, bunch=None):
+    """Both engines of ``DrainTemplater``, side by side in one process, one core.
+
+    ``engine="python"`` is the line-by-line path (the code before vectorising);
+    ``engine="polars"`` the batch path. On the HDFS and BGL raw samples each is
+    timed fitting and transforming every session (best of ``repeats``
+    alternating runs) and transforming alone; on every dataset (also the 16
+    loghub 2k samples) the two must give the same templates and the same
+    template on every line.
+    """
+    rows = []
+    for name, (sessions, log_format) in _engine_datasets(data_dir, bunch).items():
+        n = sum(map(len, sessions))
+        timed = name in ("hdfs_raw_sample", "bgl_raw_sample")
+        best = {}
+        outputs = {}
+        for _ in range(repeats if timed else 1):
+            for engine in ("python", "polars"):
+                templater = DrainTemplater(log_format=log_format, engine=engine)
+                start = time.perf_counter()
+                templater.fit(sessions)
+                fit_s = time.perf_counter() - start
+                start = time.perf_counter()
+                output = templater.transform(sessions)
+                transform_s = time.perf_counter() - start
+                start = time.perf_counter()
+                same = templater.fit_transform(sessions) == output
+                fit_transform_s = time.perf_counter() - start
+                old = best.get(engine, (float("inf"),) * 3)
+                best[engine] = (min(old[0], fit_s + transform_s), min(old[1], transform_s),
+                                min(old[2], fit_transform_s))
+                outputs[engine] = (templater.templates_, output, same)
+        row = {"data": name, "log_format": log_format, "sessions": len(sessions), "lines": n,
+               "templates": len(outputs["polars"][0]),
+               "same_templates": outputs["python"][0] == outputs["polars"][0],
+               "same_template_on_every_line": outputs["python"][1] == outputs["polars"][1],
+               "fit_transform_same_as_transform": outputs["python"][2] and outputs["polars"][2]}
+        if timed:
+            for engine, (both, transform, fit_transform) in best.items():
+                row[f"{engine}_fit_then_transform_lines_per_s"] = round(n / both)
+                row[f"{engine}_transform_lines_per_s"] = round(n / transform)
+                row[f"{engine}_fit_transform_lines_per_s"] = round(n / fit_transform)
+            for k, name in enumerate(("fit_then_transform", "transform", "fit_transform")):
+                row[f"{name}_speedup"] = round(best["python"][k] / best["polars"][k], 2)
+            row["repeats"] = repeats
+        rows.append(row)
+    return rows
+
+
+def _engine_markdown(rows):
+    timed = [r for r in rows if "transform_speedup" in r]
+    out = [f"DrainTemplater engines side by side, one process, best of {timed[0]['repeats']} "
+           f"alternating runs, {platform.processor() or platform.machine()}", "",
+           "| data | lines | lines/s of | python | polars | speed-up |",
+           "|---|---|---|---|---|---|"] if timed else []
+    for r in timed:
+        for name, label in (("fit_then_transform", "fit, then transform"),
+                            ("transform", "transform"), ("fit_transform", "fit_transform")):
+            out.append(
+                f"| {r['data']} | {r['lines']} | {label} | {r[f'python_{name}_lines_per_s']} "
+                f"| {r[f'polars_{name}_lines_per_s']} | {r[f'{name}_speedup']}x |")
+    same = [r for r in rows if r["same_templates"] and r["same_template_on_every_line"]
+            and r["fit_transform_same_as_transform"]]
+    out += ["", "Same templates, the same template on every line, and fit_transform equal to "
+            f"fit then transform: {len(same)} of "
+            f"{len(rows)} datasets ({sum(r['lines'] for r in same)} lines)"
+            + "".join(f"; **differs: {r['data']}**" for r in rows if r not in same), ""]
+    return out
+
+
+def _markdown(accuracy_rows, throughput_rows, engine_rows=()):
+    out = _engine_markdown(engine_rows) if engine_rows else []
     if accuracy_rows:
         out += [
             "| system | lines | templates | reference templates | grouping accuracy "
@@ -260,6 +353,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-engines", action="store_true",
+                        help="skip the python vs polars engine comparison")
     parser.add_argument("--whole-line", action="store_true",
                         help="also time log_format=None (whole line as the message)")
     parser.add_argument("--output", help="folder for templating.json and templating.md")
@@ -268,16 +363,18 @@ def main(argv=None):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     accuracy = [] if args.skip_accuracy else loghub_accuracy(args.data, args.systems)
     throughput = []
+    hdfs = Path(args.data) / "hdfs"
+    bunch = read_hdfs_raw(hdfs / "hdfs_raw_sample.log.gz", hdfs / "hdfs_raw_sample_labels.csv")
+    engines = [] if args.skip_engines else engine_comparison(args.data, repeats=args.repeats,
+                                                             bunch=bunch)
     if not args.skip_throughput:
-        hdfs = Path(args.data) / "hdfs"
-        bunch = read_hdfs_raw(hdfs / "hdfs_raw_sample.log.gz", hdfs / "hdfs_raw_sample_labels.csv")
         formats = ["HDFS", None] if args.whole_line else ["HDFS"]
         for log_format in formats:
             for held_out in (False, True):
                 throughput.append(hdfs_throughput(args.data, log_format=log_format,
                                                   repeats=args.repeats, held_out=held_out,
                                                   bunch=bunch))
-    report = _markdown(accuracy, throughput)
+    report = _markdown(accuracy, throughput, engines)
     print(report)
     if args.output:
         out = Path(args.output)
@@ -285,7 +382,7 @@ def main(argv=None):
         mean = (sum(r["grouping_accuracy"] for r in accuracy) / len(accuracy)) if accuracy else None
         (out / "templating.json").write_text(json.dumps(
             {"loghub_accuracy": accuracy, "mean_grouping_accuracy": mean,
-             "hdfs_throughput": throughput}, indent=2))
+             "hdfs_throughput": throughput, "engines": engines}, indent=2))
         (out / "templating.md").write_text(report + "\n")
     return 0
 

@@ -15,12 +15,13 @@ repeated messages cost one lookup) and searches the templates only on a miss.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
 import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from importlib import resources
 from numbers import Integral, Real
 from operator import itemgetter
@@ -28,10 +29,11 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import DEFAULT_MAX_LINE_LENGTH, check_sessions
+from ._batch import BatchMasker
 
 #: Output for a line that matches no template mined in ``fit``.
 UNKNOWN_TEMPLATE = "<unknown template>"
@@ -54,6 +56,8 @@ DEFAULT_MASKING = (
 _DEFAULT_SIMILARITY_THRESHOLD = 0.4
 _SHORTCUTS_PER_STAGE = 20_000
 _DEFAULT_DEPTH = 4
+#: Lines preprocessed per vectorised batch (bounds the memory of one batch).
+_BATCH_LINES = 1 << 17
 
 
 @functools.lru_cache(maxsize=1)
@@ -237,22 +241,41 @@ _COMPLEMENTS = {r"\s": r"\S", r"\d": r"\D", r"\w": r"\W",
                 r"\S": r"\s", r"\D": r"\d", r"\W": r"\w"}
 
 
-def _field_pattern(name, stops):
+def _field_pattern(name, stops, mode="atomic"):
     """A field that ends where one of ``stops`` first matches, and never backtracks.
 
     The field never extends past a position where the text that follows it in
     the format could begin, and is atomic: it has one possible end, so the
     regex engine tries one split of the line per field instead of every split.
+
+    ``mode="strict"`` and ``"loose"`` give the header *prefix* (up to
+    ``<Content>``) for an engine without lookarounds or atomic groups (see
+    :func:`_header_prefixes`): a strict field holds no character a stop can
+    begin with, a loose one any text.
     """
+    atomic = mode == "atomic"
     if () in stops:  # the next field follows at once: lazy matching leaves this one empty
-        return f"(?P<{name}>)"
+        return f"(?P<{name}>)" if atomic else ""
     if all(stop == (_END,) for stop in stops):
-        return f"(?P<{name}>.*)"
+        if atomic:
+            return f"(?P<{name}>.*)"
+        if name != "Content":
+            raise _NoPrefix(f"the field <{name}> ends the line")
+        return _CONTENT
+    firsts = [stop[0].first for stop in stops if stop != (_END,)]
+    if mode == "loose":
+        return ".*"
+    if None in firsts or (_END,) in stops:
+        if not atomic:
+            raise _NoPrefix(f"the text after <{name}> may begin with any character")
+        firsts = [None]
+    if not atomic:  # strict
+        chars = "".join(dict.fromkeys(firsts))
+        return _COMPLEMENTS.get(chars, f"[^{chars}]") + "*"
     # A whitespace run is tried from its first character only: a stop that
     # begins with one matches inside the run only if it matches at its start.
     stop = "|".join((r"(?<!\s)" if stop[0].space else "") + "".join(a.text for a in stop)
                     for stop in stops)
-    firsts = [stop[0].first for stop in stops if stop != (_END,)]
     if None in firsts:
         body = f"(?:(?!{stop}).)*"
     else:  # runs of characters no stop can begin with are skipped in one fast step
@@ -264,20 +287,56 @@ def _field_pattern(name, stops):
     return f"(?=(?P<{name}>{body}))(?P={name})"
 
 
-def _format_pattern(items, after):
+class _NoPrefix(ValueError):
+    """The format has no header prefix for a lookaround-free regex engine."""
+
+
+#: Where ``<Content>`` begins in a header prefix pattern.
+_CONTENT = "\x00CONTENT\x00"
+
+
+def _format_pattern(items, after, mode="atomic"):
     out = []
     for k, item in enumerate(items):
         if isinstance(item, _Atom):
             # a run of spaces takes the whole whitespace run, never part of it
-            out.append(r"\s+(?!\s)" if item.space else item.text)
+            out.append((r"\s+(?!\s)" if mode == "atomic" else r"\s+") if item.space
+                       else item.text)
         elif isinstance(item, _Field):
-            out.append(_field_pattern(item.name, _stops(items[k + 1 :], after)))
+            out.append(_field_pattern(item.name, _stops(items[k + 1 :], after), mode))
         else:
             rest = _stops(items[k + 1 :], after)
-            out.append(item.opener + "|".join(_format_pattern(alt, rest)
+            out.append(item.opener + "|".join(_format_pattern(alt, rest, mode)
                                               for alt in item.alternatives)
                        + ")" + item.quantifier)
     return "".join(out)
+
+
+@functools.lru_cache(maxsize=64)
+def _header_prefixes(log_format):
+    """``(strict, loose)`` header-prefix regexes for a lookaround-free engine, or ``None``.
+
+    Both match from the start of a stripped line to where ``<Content>`` begins.
+    On an ASCII line (see ``_batch``), ``strict`` matching means
+    :func:`log_format_regex` matches with ``<Content>`` after the same prefix:
+    each strict field stops at the first character a stop can begin with, and
+    the format's text must follow right there, as the atomic field would stop
+    there too. ``loose`` fields take any text, so a line that ``loose`` does not
+    match cannot fit the format. Lines between the two need the exact pattern.
+    ``None`` when ``<Content>`` does not end the format or a stop can begin
+    with any character.
+    """
+    alternatives, _ = _parse_format(log_format)
+    if len(alternatives) != 1:
+        return None
+    try:
+        patterns = [_format_pattern(alternatives[0], [(_END,)], mode)
+                    for mode in ("strict", "loose")]
+    except _NoPrefix:
+        return None
+    if any(not p.endswith(_CONTENT) or p.count(_CONTENT) != 1 for p in patterns):
+        return None
+    return tuple("^" + p[: -len(_CONTENT)] for p in patterns)
 
 
 def log_format_regex(log_format):
@@ -368,6 +427,17 @@ def _search(tokens, matchers):
     return -1
 
 
+def _regroup(flat, sessions):
+    """One list per session, cut from ``flat`` (one item per line of ``sessions``)."""
+    out = []
+    start = 0
+    for session in sessions:
+        end = start + len(session)
+        out.append(flat[start:end])
+        start = end
+    return out
+
+
 class DrainTemplater(TransformerMixin, BaseEstimator):
     """Mine log templates with Drain and map raw lines to template strings.
 
@@ -411,6 +481,13 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Processes used by ``transform`` (chunks of sessions, joblib); ``None``
         means 1, ``-1`` all CPUs. Mining in ``fit`` is sequential by nature.
+    engine : {"auto", "polars", "python"}, default="auto"
+        How lines are preprocessed. ``"polars"``: header parsing and masking
+        of whole batches of lines in polars' Rust regex engine, and mining
+        that skips repeated messages whose result cannot have changed (see
+        Notes); ``"python"``: line by line with ``re`` and every line given to
+        Drain. Both give the same templates on every line. ``"auto"``: polars
+        where it imports.
 
     Attributes
     ----------
@@ -442,6 +519,18 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
     with others: it is its own template. Two Drain clusters that end with the
     same template text are one template here; a masked message that Drain put
     in several clusters keeps the one that holds most of its lines.
+
+    The polars engine (the default where polars imports) preprocesses lines
+    in batches of about 130,000 (header, masking and stripping in Rust; lines
+    and regexes on which Rust and Python could differ go through ``re``) and
+    looks each unique masked message of a batch up once. Drain's result
+    depends on the order of messages, so mining still meets every line in
+    order; a repeated message is only not given to Drain again while nothing
+    in Drain's tree for its token count has changed since it was last added,
+    the case where adding it again provably changes nothing but a cluster's
+    size. Both engines give the same templates on every line (tested on the
+    16 loghub samples, and measured on the HDFS and BGL raw samples by
+    ``python -m sklog.benchmarks.templating``).
 
     ``transform`` looks each masked message up in a dictionary (every message
     seen in ``fit``, plus those met earlier in the same call), so repeated
@@ -478,6 +567,7 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         "max_clusters": [Interval(Integral, 1, None, closed="left"), None],
         "max_line_length": [Interval(Integral, 1, None, closed="left"), None],
         "n_jobs": [Integral, None],
+        "engine": [StrOptions({"auto", "polars", "python"})],
     }
 
     def __init__(
@@ -491,6 +581,7 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         max_clusters=None,
         max_line_length=DEFAULT_MAX_LINE_LENGTH,
         n_jobs=None,
+        engine="auto",
     ):
         self.log_format = log_format
         self.masking = masking
@@ -500,6 +591,7 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         self.max_clusters = max_clusters
         self.max_line_length = max_line_length
         self.n_jobs = n_jobs
+        self.engine = engine
 
     # ------------------------------------------------------------------ settings
     def _resolve_settings(self):
@@ -553,6 +645,33 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
 
         return contents, subs
 
+    def _use_polars(self):
+        engine = getattr(self, "engine", "auto")  # templaters pickled before the parameter
+        if engine == "python":
+            return False
+        try:
+            import polars  # noqa: F401
+        except ImportError:
+            if engine == "polars":
+                raise ImportError("DrainTemplater(engine='polars') needs polars: "
+                                  "pip install polars") from None
+            return False
+        return True
+
+    def _masker(self):
+        """The same preprocessing as :meth:`_stages`, on whole batches of lines (``_batch``)."""
+        contents, subs = self._stages()
+
+        def python_path(lines):
+            texts = contents(lines)
+            for sub in subs:
+                texts = [sub(WILDCARD, text) for text in texts]
+            return [text.strip() for text in texts]
+
+        prefixes = None if self.log_format_ is None else _header_prefixes(self.log_format_)
+        header_match = None if self._format_regex is None else self._format_regex.match
+        return BatchMasker(python_path, header_match, prefixes, self.masking_, WILDCARD)
+
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -568,6 +687,36 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         -------
         self : DrainTemplater
         """
+        self._fit(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit, then map every line to its template: ``fit(X).transform(X)``.
+
+        With the polars engine each line is preprocessed once, for mining and
+        mapping alike.
+
+        Parameters
+        ----------
+        X : sequence of sequences of str or bytes
+            Sessions of raw log lines.
+        y : ignored
+
+        Returns
+        -------
+        sessions : list of list of str
+        """
+        sessions, messages = self._fit(X, keep_messages=True)
+        if messages is None:
+            return self.transform(sessions)
+        template_of = self._template_of()
+        table = {masked: template_of(masked) for masked in dict.fromkeys(messages)}
+        return _regroup(list(map(table.__getitem__, messages)), sessions)
+
+    def _fit(self, X, keep_messages=False):
+        """Fit; return the validated sessions and, with the polars engine and
+        ``keep_messages``, the masked message of every line."""
         from drain3 import TemplateMiner
         from drain3.template_miner_config import TemplateMinerConfig
 
@@ -587,8 +736,24 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         miner = TemplateMiner(config=config)
         # The miner's Drain directly: TemplateMiner.add_log_message would only add
         # an empty masking pass and a result dict per line.
-        add = miner.drain.add_log_message
+        if self._use_polars():
+            messages = [] if keep_messages else None
+            assigned = self._mine_batches(sessions, miner.drain, messages)
+            self._resolve_templates(assigned, miner.drain.id_to_cluster)
+            self._shortcuts = [{} for _ in self._mask_regexes]
+            return sessions, messages
+        assigned, seen_counts, seen_masked = self._mine_lines(sessions, miner.drain)
+        self._resolve_templates(assigned, miner.drain.id_to_cluster)
+        self._shortcuts = self._stage_shortcuts(seen_counts, seen_masked)
+        return sessions, None
 
+    def _mine_lines(self, sessions, drain):
+        """Drain over every line, preprocessed line by line (``engine="python"``).
+
+        Also records, per masking stage, the texts met before it (for the
+        shortcuts of :meth:`_stage_shortcuts`).
+        """
+        add = drain.add_log_message
         contents, subs = self._stages()
         # Like LogPAI's reference Drain (on which the published accuracies were
         # measured), a message with fewer tokens than the tree has token levels
@@ -625,9 +790,76 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
                         first[text] = masked
                     else:
                         counts[text] = n + 1
-        self._resolve_templates(assigned, miner.drain.id_to_cluster)
-        self._shortcuts = self._stage_shortcuts(seen_counts, seen_masked)
-        return self
+        return assigned, seen_counts, seen_masked
+
+    def _mine_batches(self, sessions, drain, keep=None):
+        """Drain over every line in order, preprocessed in batches (``engine="polars"``).
+
+        A message met again is given to Drain again only when Drain's tree for
+        its token count changed since it was last added. Otherwise adding it
+        would change nothing but a cluster's size: it found cluster ``C`` and
+        ``C``'s template now covers it with the same similarity (its wildcards
+        grew exactly where the two differed) and at least as many parameters,
+        so ``C`` still wins the same comparison, and a match never changes the
+        tree. A message that founded ``C`` finds it again when its own
+        similarity to ``C`` (its share of non-wildcard tokens) reaches the
+        threshold. With ``max_clusters`` every line goes to Drain, since the
+        least-recently-used order depends on every line. ``keep``: a list that
+        receives every line's masked message.
+        """
+        add = drain.add_log_message
+        masker = self._masker()
+        min_tokens = self.depth_ - 2
+        threshold = self.similarity_threshold_
+        skip_repeats = self.max_clusters is None
+        versions = {}  # token count -> changes to that part of Drain's tree
+        versions_get = versions.get
+        # masked message -> (cluster id, token count, that count's version after adding it);
+        # version None: never given to Drain (too few tokens), valid forever
+        settled = {}
+        settled_get = settled.get
+        assigned = {}
+        lines = itertools.chain.from_iterable(sessions)
+        while batch := list(itertools.islice(lines, _BATCH_LINES)):
+            messages = masker(batch)
+            if keep is not None:
+                keep.extend(messages)
+            cluster_ids = []
+            append = cluster_ids.append
+            for masked in messages:
+                entry = settled_get(masked)
+                if entry is not None:
+                    cluster_id, n, version = entry
+                    if version is None or versions_get(n, 0) == version:
+                        append(cluster_id)
+                        continue
+                else:
+                    n = len(masked.split())
+                    if n < min_tokens:  # LogPAI: too few tokens to judge similarity
+                        settled[masked] = (None, n, None)
+                        append(None)
+                        continue
+                cluster, update = add(masked)
+                version = versions_get(n, 0)
+                if update != "none":
+                    version = versions[n] = version + 1
+                if skip_repeats and (
+                    update != "cluster_created"
+                    or sum(token != WILDCARD for token in cluster.log_template_tokens) / n
+                    >= threshold  # as Drain compares
+                ):
+                    settled[masked] = (cluster.cluster_id, n, version)
+                elif entry is not None:
+                    del settled[masked]
+                append(cluster.cluster_id)
+            pairs = Counter(zip(messages, cluster_ids, strict=True))
+            for (masked, cluster_id), count in pairs.items():
+                by_cluster = assigned.get(masked)
+                if by_cluster is None:
+                    assigned[masked] = {cluster_id: count}
+                else:
+                    by_cluster[cluster_id] = by_cluster.get(cluster_id, 0) + count
+        return assigned
 
     def _resolve_templates(self, assigned, clusters):
         """Fitted lookup tables from the mining assignments of each masked message.
@@ -695,11 +927,49 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ transform
     def _transform_sessions(self, sessions):
-        contents, subs = self._stages()
-        stages = list(zip(subs, self._shortcuts, strict=True))
+        if self._use_polars():
+            return self._transform_batches(sessions)
+        return self._transform_lines(sessions)
+
+    def _template_of(self):
+        """``masked message -> template string``: fitted lookup, then a search per new message."""
         known_get = self._known.get
         new = {}  # masked messages first met in this call
         matchers = None
+
+        def template_of(masked):
+            nonlocal matchers
+            template = known_get(masked)
+            if template is None:
+                template = new.get(masked)
+                if template is None:  # search the templates once per new message
+                    if matchers is None:
+                        matchers = _template_matchers(self._template_tokens)
+                    index = _search(masked.split(), matchers)
+                    template = new[masked] = (
+                        UNKNOWN_TEMPLATE if index < 0 else self.templates_[index]
+                    )
+            return template
+
+        return template_of
+
+    def _transform_batches(self, sessions):
+        """Templates of every line, preprocessed in batches; one lookup per unique message."""
+        masker = self._masker()
+        template_of = self._template_of()
+        flat = []
+        lines = itertools.chain.from_iterable(sessions)
+        while batch := list(itertools.islice(lines, _BATCH_LINES)):
+            messages = masker(batch)
+            table = {masked: template_of(masked) for masked in dict.fromkeys(messages)}
+            flat.extend(map(table.__getitem__, messages))
+        return _regroup(flat, sessions)
+
+    def _transform_lines(self, sessions):
+        """Templates of every line, preprocessed line by line (``engine="python"``)."""
+        contents, subs = self._stages()
+        stages = list(zip(subs, self._shortcuts, strict=True))
+        template_of = self._template_of()
         result = []
         for session in sessions:
             texts = contents(session)
@@ -719,18 +989,7 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
                 for i in todo:
                     texts[i] = sub(WILDCARD, texts[i])
             for i in todo:
-                masked = texts[i].strip()
-                template = known_get(masked)
-                if template is None:
-                    template = new.get(masked)
-                    if template is None:  # search the templates once per new message
-                        if matchers is None:
-                            matchers = _template_matchers(self._template_tokens)
-                        index = _search(masked.split(), matchers)
-                        template = new[masked] = (
-                            UNKNOWN_TEMPLATE if index < 0 else self.templates_[index]
-                        )
-                templates[i] = template
+                templates[i] = template_of(texts[i].strip())
             result.append(templates)
         return result
 

@@ -144,6 +144,17 @@ def check_sessions(
         if isinstance(session, np.ndarray) and session.dtype.kind == "f":
             if not np.isfinite(session).all():
                 raise ValueError(f"{where}Input contains NaN or infinity (session {i}).")
+        if type(session) in (list, tuple):  # the common case, checked in C: text lines
+            try:
+                chars = len("".join(session))  # TypeError unless every line is a str
+            except TypeError:
+                chars = None
+            if chars is not None and (
+                max_line_length is None or chars <= max_line_length
+                or max(map(len, session)) <= max_line_length
+            ):
+                sessions.append(list(session))
+                continue
         try:
             items = iter(session)
         except TypeError:

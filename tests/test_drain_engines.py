@@ -1,0 +1,120 @@
+"""DrainTemplater's polars engine gives the templates of the line-by-line engine, everywhere."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from sklog.datasets import load_loghub_2k
+from sklog.preprocessing import DEFAULT_MASKING, DrainTemplater, loghub_presets
+from sklog.preprocessing._batch import rust_compatible
+from sklog.preprocessing._drain import _header_prefixes
+
+pytest.importorskip("polars")
+
+
+def _both(sessions, **params):
+    """``(templates_, fit_transform output, transform output)`` of each engine."""
+    out = []
+    for engine in ("python", "polars"):
+        templater = DrainTemplater(engine=engine, **params)
+        fitted = templater.fit_transform(sessions)
+        out.append((templater.templates_, fitted, templater.transform(sessions)))
+    return out
+
+
+def _assert_same(sessions, **params):
+    python, polars = _both(sessions, **params)
+    assert polars[0] == python[0]
+    assert polars[1] == python[1] == python[2] == polars[2]
+    return python
+
+
+@pytest.mark.parametrize("system", sorted(loghub_presets()))
+def test_engines_agree_on_loghub_samples(system):
+    lines = load_loghub_2k(system).data
+    _assert_same([lines[:1000], lines[1000:]], log_format=system)
+
+
+def test_engines_agree_on_lines_only_python_can_read():
+    # non-ASCII text, the separators Python alone calls whitespace, a line break,
+    # and headers that fit only where a field holds a stop's first character
+    sessions = [[
+        "081109 203615 148 INFO dfs.DataNode: Receiving block blk_-16 src: /10.0.0.1:50010",
+        "081109 203615 148 INFO a:b: Receiving block blk_17 src: /10.0.0.2:50010",
+        "081109 203615 148 INFO dfs.DataNode: Receiving blöck blk_18 src: /10.0.0.3:1",
+        "081109 203615 148 INFO dfs.DataNode:\x1cReceiving block blk_19",
+        "081109\x1d203615 148 INFO dfs.DataNode: Receiving block blk_20",
+        "081109 203615 148 INFO dfs.DataNode: two\nlines blk_21",
+        "  081109 203615 148 INFO dfs.DataNode: Receiving block blk_22  ",
+        "not a header at all: 12 blk_23",
+        "",
+        "\t",
+        "081109 203615 148 INFO: missing component 14",
+    ]]
+    python = _assert_same(sessions, log_format="HDFS")
+    assert "a:b" not in " ".join(python[0])  # <Component> 'a:b' was cut off, as LogPAI does
+
+
+@pytest.mark.parametrize("masking", [
+    list(DEFAULT_MASKING),  # lookarounds: these run with Python's re
+    [r"\d*"],  # matches the empty string: engines differ on where, so Python runs it
+    [r"x{,2}y", r"(\w+)=\1"],  # Python-only syntax: {,n} and a backreference
+    [r"0x.*?\s", r"\b[KGTM]?B\b"],  # lazy and word boundaries: Rust
+])
+def test_engines_agree_with_any_masking(masking):
+    sessions = [["size=12 size=12 0xff 3 KB at 10.0.0.1:80 xxy", "abc 1.5e3 x 0x1F B"],
+                ["id d9f1c3a2-1b2c-4d5e-8f90-0a1b2c3d4e5f done in 4 ms", "size=1 size=2"]]
+    _assert_same(sessions, masking=masking)
+
+
+def test_rust_compatible():
+    assert rust_compatible(r"blk_-?\d+")
+    assert rust_compatible(r"(\d+\.){3}\d+(:\d+)?")
+    assert not rust_compatible(r"(?<![\d.])\d+")  # lookbehind
+    assert not rust_compatible(r"\d*")  # may match the empty string
+    assert not rust_compatible(r"a{,3}b")  # Python's {,n}
+    assert not rust_compatible(r"(a)\1")  # backreference
+
+
+def test_header_prefixes():
+    strict, loose = _header_prefixes("<Date> <Time> <Level> <Component>: <Content>")
+    assert strict == r"^\S*\s+\S*\s+\S*\s+[^:]*:\s+"
+    assert loose == r"^.*\s+.*\s+.*\s+.*:\s+"
+    assert _header_prefixes("<Content> [<Level>]") is None  # <Content> does not end the format
+    assert _header_prefixes("<Level>|<Other>: <Content>") is None  # two alternatives
+    assert _header_prefixes(r"<Level>\|<Other>: <Content>") is not None
+    for preset in loghub_presets().values():
+        assert _header_prefixes(preset["log_format"]) is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mining_that_skips_repeats_equals_drain_on_every_line(seed):
+    """Many short messages over few words: clusters keep changing while messages repeat."""
+    rng = np.random.default_rng(seed)
+    words = ["a", "b", "c", "d", "e", "f1", "g2", "<*>", "h"]
+    messages = [" ".join(rng.choice(words, size=rng.integers(1, 6))) for _ in range(60)]
+    sessions = [list(rng.choice(messages, size=rng.integers(1, 30))) for _ in range(40)]
+    params = {"masking": [], "similarity_threshold": float(rng.choice([0.2, 0.4, 0.6, 0.8])),
+              "depth": int(rng.integers(3, 6)), "max_children": int(rng.integers(2, 5))}
+    _assert_same(sessions, **params)
+    _assert_same(sessions, max_clusters=5, **params)  # LRU: every line goes to Drain
+
+
+def test_engine_parameter(monkeypatch):
+    sessions = [["open file a.txt", "read 10 bytes"], ["open file b.txt"]]
+    with pytest.raises(ValueError, match="engine"):
+        DrainTemplater(engine="rust").fit(sessions)
+    monkeypatch.setitem(sys.modules, "polars", None)  # polars not installed
+    with pytest.raises(ImportError, match="polars"):
+        DrainTemplater(engine="polars").fit(sessions)
+    auto = DrainTemplater().fit(sessions)  # falls back to the line-by-line engine
+    assert auto.transform(sessions) == [["open file <*>", "read <*> bytes"], ["open file <*>"]]
+
+
+def test_old_pickles_without_engine_transform(tmp_path):
+    templater = DrainTemplater().fit([["open file a.txt"], ["open file b.txt"]])
+    del templater.engine  # as pickled before the parameter existed
+    assert templater.transform([["open file c.txt"]]) == [["open file <*>"]]
