@@ -363,6 +363,7 @@ def test_scale_benchmark_streams_a_fitted_pipeline(tiny_samples, tmp_path, data)
     assert row["sessions"] == len(list(iter_sessions(replay(data, folder, 50), **cut,
                                                      max_gap=10, max_open=5)))
     assert row["peak_rss_mb"] >= row["rss_after_load_mb"] > 0
+    assert 0 < row["streaming_peak_rss_mb"] <= row["peak_rss_mb"] + 1
     assert row["rss_trace_mb"][-1][0] == 50
     assert info["train_lines"] == len(hdfs if data == "hdfs" else bgl)
     table = markdown([{**row, **info}])
