@@ -96,6 +96,14 @@ class NoveltyDetector(AnomalyDetectorMixin, BaseEstimator):
     :meth:`explain` shares each unit's part of that score equally among the
     lines holding it, so a session's line weights add up to ``-score_samples``.
 
+    The defaults were chosen on training data of raw BGL (fit on the normal
+    June 2005 windows of 20 lines, validate on July): masked whitespace
+    tokens ranked best (PR-AUC 0.63; letters-only words 0.49, digits masked
+    but not hex 0.58), the count of distinct new words beat their share
+    (0.58) and the count of occurrences (0.58), and the learned threshold
+    (F1 0.72 on windows, 0.70 on lines) beat the fixed ``threshold=1``
+    (0.67, 0.60).
+
     Examples
     --------
     >>> from sklog.baselines import NoveltyDetector
