@@ -221,7 +221,9 @@ def stream_one(data, data_dir, n_lines, model_path, *, batch_size, max_gap, max_
         "lines_in_sessions": n_session_lines, "anomalous": n_anomalous,
         "seconds": round(seconds, 2), "lines_per_s": round(n_lines / seconds),
         "sessions_per_s": round(n_sessions / seconds),
-        "peak_rss_mb": round(_peak_rss_mb(), 1), "rss_after_load_mb": round(rss_loaded, 1),
+        # the reset of VmHWM resets ru_maxrss too: the process's peak is the larger one
+        "peak_rss_mb": round(max(rss_loaded, _peak_rss_mb()), 1),
+        "rss_after_load_mb": round(rss_loaded, 1),
         "streaming_peak_rss_mb": round(memory.peak_mb, 1), "streaming_measure": memory.measure,
         "rss_trace_mb": trace, "session_rule": spec["session_rule"],
         "batch_size": batch_size, "max_gap": max_gap, "max_open": max_open,
