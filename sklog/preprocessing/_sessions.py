@@ -327,9 +327,11 @@ def iter_sessions(source, *, key=None, window=None, step=None, max_gap=DEFAULT_M
       appearance. An id met again after its session was yielded starts a new
       session with the same id. When no session's lines lie more than
       ``max_gap`` lines apart and at most ``max_open`` are open at a time, the
-      sessions are exactly those of :func:`sessions_from_lines`; give
-      ``max_gap=None, max_open=None`` to always get those (memory then grows
-      with the log).
+      sessions are exactly those of :func:`sessions_from_lines`, in order of
+      completion rather than of first appearance; give ``max_gap=None,
+      max_open=None`` to always get those, in their order (memory then grows
+      with the log). Memory holds the open sessions only: at most
+      ``max_open`` of them, none idle for ``max_gap`` lines.
 
     Parameters
     ----------
