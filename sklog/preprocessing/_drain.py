@@ -721,7 +721,8 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         from drain3.template_miner_config import TemplateMinerConfig
 
         sessions = check_sessions(
-            X, allow_numeric=False, max_line_length=self.max_line_length, estimator=self
+            X, allow_numeric=False, max_line_length=self.max_line_length, estimator=self,
+            copy=False,  # never modified here
         )
         self._resolve_settings()
 
@@ -1009,7 +1010,8 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "templates_")
         sessions = check_sessions(
-            X, allow_numeric=False, max_line_length=self.max_line_length, estimator=self
+            X, allow_numeric=False, max_line_length=self.max_line_length, estimator=self,
+            copy=False,  # never modified here
         )
         n_jobs = 1 if self.n_jobs is None else self.n_jobs
         if n_jobs < 0:

@@ -52,6 +52,7 @@ def check_sessions(
     allow_numeric=True,
     max_line_length=DEFAULT_MAX_LINE_LENGTH,
     estimator=None,
+    copy=True,
 ):
     """Validate ``X`` as a sequence of sessions and return ``list[list[str]]``.
 
@@ -73,6 +74,10 @@ def check_sessions(
         Longer lines are truncated, with one :class:`LineTruncationWarning`.
     estimator : estimator or str, optional
         Named in error messages.
+    copy : bool, default=True
+        ``False``: a session that is already a list of ``str`` within
+        ``max_line_length`` is returned itself, not a copy (for callers that
+        never modify sessions; copying touches every line).
 
     Returns
     -------
@@ -153,7 +158,8 @@ def check_sessions(
                 max_line_length is None or chars <= max_line_length
                 or max(map(len, session)) <= max_line_length
             ):
-                sessions.append(list(session))
+                sessions.append(session if not copy and type(session) is list
+                                else list(session))
                 continue
         try:
             items = iter(session)
