@@ -26,7 +26,7 @@ from sklog.baselines import InvariantsMiner, LogClustering, NoveltyDetector, PCA
 from sklog.drift import DriftMonitor
 from sklog.feature_extraction import BertEmbedder, TemplateCounter
 from sklog.mlad import MLAD
-from sklog.preprocessing import DrainTemplater
+from sklog.preprocessing import ByteWindower, DrainTemplater
 from sklog.siamese import SiameseClassifier
 
 # The assertion that fails, and why it cannot hold for rows that are sessions.
@@ -73,6 +73,8 @@ CHECKED = {
     # raw text only (two_d_array=False): sklearn skips its generated-array checks with a
     # SkipTestWarning; tests/test_session_checks.py runs session-aware ones on it.
     "DrainTemplater": DrainTemplater(),
+    # raw text only, like DrainTemplater (zstd with a dictionary trained on the sessions)
+    "ByteWindower": ByteWindower(max_bytes=256),
     "ALogSCAN": ALogSCAN(embedding_dim=4, channels=4, max_epochs=2, random_state=0),
     # the default Sentence-BERT template vectors (the shared packaged model)
     "MLAD": MLAD(d_model=4, n_heads=2, d_ff=8, latent_dim=2, n_components=2, max_epochs=2,

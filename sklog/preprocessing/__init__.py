@@ -1,5 +1,13 @@
-"""Cutting logs into sessions and windows (also streamed), reading log files, template mining."""
+"""Cutting logs into sessions and windows (also streamed), reading log files, template mining,
+compressed bytes of sessions."""
 
+from ._bytes import (
+    BYTE_PADDING,
+    ByteTruncationWarning,
+    ByteWindower,
+    DictionaryTrainingWarning,
+    session_bytes,
+)
 from ._drain import (
     DEFAULT_MASKING,
     UNKNOWN_TEMPLATE,
@@ -26,6 +34,10 @@ from ._sessions import (
 )
 
 __all__ = [
+    "BYTE_PADDING",
+    "ByteTruncationWarning",
+    "ByteWindower",
+    "DictionaryTrainingWarning",
     "DEFAULT_MASKING",
     "DEFAULT_MAX_GAP",
     "DEFAULT_MAX_OPEN",
@@ -46,6 +58,7 @@ __all__ = [
     "looks_binary",
     "open_log",
     "read_lines",
+    "session_bytes",
     "sessions_from_lines",
     "strip_label_column",
     "time_windows_from_lines",
