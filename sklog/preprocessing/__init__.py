@@ -1,5 +1,5 @@
 """Cutting logs into sessions and windows (also streamed), reading log files, template mining,
-compressed bytes of sessions."""
+compressed bytes of sessions and framed log archives."""
 
 from ._bytes import (
     BYTE_PADDING,
@@ -14,6 +14,15 @@ from ._drain import (
     DrainTemplater,
     log_format_regex,
     loghub_presets,
+)
+from ._framed import (
+    FramedArchiveError,
+    FramedIndex,
+    iter_frames,
+    read_frame_lines,
+    read_framed_index,
+    verify_framed_log,
+    write_framed_log,
 )
 from ._io import compression, iter_lines, looks_binary, open_log, read_lines
 from ._sessions import (
@@ -38,6 +47,8 @@ __all__ = [
     "ByteTruncationWarning",
     "ByteWindower",
     "DictionaryTrainingWarning",
+    "FramedArchiveError",
+    "FramedIndex",
     "DEFAULT_MASKING",
     "DEFAULT_MAX_GAP",
     "DEFAULT_MAX_OPEN",
@@ -48,6 +59,7 @@ __all__ = [
     "UNKNOWN_TEMPLATE",
     "bgl_line_labels",
     "compression",
+    "iter_frames",
     "iter_lines",
     "iter_session_batches",
     "iter_sessions",
@@ -57,10 +69,14 @@ __all__ = [
     "loghub_presets",
     "looks_binary",
     "open_log",
+    "read_frame_lines",
+    "read_framed_index",
     "read_lines",
     "session_bytes",
     "sessions_from_lines",
     "strip_label_column",
     "time_windows_from_lines",
+    "verify_framed_log",
+    "write_framed_log",
     "windows_from_lines",
 ]
