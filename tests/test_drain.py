@@ -114,10 +114,11 @@ def test_transform_never_creates_templates(fitted):
 def test_unseen_message_matches_most_specific_template():
     matchers = _template_matchers([("a", "<*>", "<*>", "d"), ("a", "b", "<*>", "d"),
                                    ("<*>", "<*>", "<*>", "<*>")])
-    assert _search(["a", "b", "c", "d"], matchers) == 1
-    assert _search(["a", "x", "c", "d"], matchers) == 0
-    assert _search(["z", "x", "c", "d"], matchers) == 2
-    assert _search(["a", "b", "c"], matchers) == -1
+    assert _search("a b c d", matchers) == 1
+    assert _search("a x c d", matchers) == 0
+    assert _search("z x c d", matchers) == 2
+    assert _search("a b c", matchers) == -1
+    assert _search("a b c d e f", matchers) == -1  # more tokens than any template
 
 
 def test_short_messages_are_their_own_template():

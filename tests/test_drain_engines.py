@@ -58,6 +58,36 @@ def test_engines_agree_on_lines_only_python_can_read():
     assert "a:b" not in " ".join(python[0])  # <Component> 'a:b' was cut off, as LogPAI does
 
 
+def _mutated(lines, seed, n=300):
+    """Header-like lines with separator characters inserted, swapped and deleted at random."""
+    rng = np.random.default_rng(seed)
+    alphabet = list(": [](),-|@\t") + ["::", ": ", "] ", " [", "  "]
+    out = []
+    for line in rng.choice(lines, size=n):
+        chars = list(line)
+        for _ in range(int(rng.integers(1, 6))):
+            i = int(rng.integers(0, len(chars) + 1))
+            kind = rng.integers(0, 3)
+            if kind == 0:
+                chars.insert(i, str(rng.choice(alphabet)))
+            elif kind == 1 and i < len(chars):
+                del chars[i]
+            elif i < len(chars):
+                chars[i] = str(rng.choice(alphabet))
+        out.append("".join(chars))
+    return out
+
+
+@pytest.mark.parametrize("system", sorted(loghub_presets()))
+def test_engines_agree_on_mutated_headers(system):
+    """Where a header almost fits: the Rust prefixes must find exactly the atomic fields."""
+    lines = load_loghub_2k(system).data
+    mutated = _mutated(lines, seed=len(system))
+    fitted = DrainTemplater(log_format=system, engine="python").fit([lines])
+    batch = fitted._masker()
+    assert batch(mutated) == batch.python_path(mutated)
+
+
 @pytest.mark.parametrize("masking", [
     list(DEFAULT_MASKING),  # lookarounds: these run with Python's re
     [r"\d*"],  # matches the empty string: engines differ on where, so Python runs it
@@ -80,14 +110,17 @@ def test_rust_compatible():
 
 
 def test_header_prefixes():
-    strict, loose = _header_prefixes("<Date> <Time> <Level> <Component>: <Content>")
-    assert strict == r"^\S*\s+\S*\s+\S*\s+[^:]*:\s+"
-    assert loose == r"^.*\s+.*\s+.*\s+.*:\s+"
+    strict, loose = _header_prefixes("<Date> <Time> <Level> <Component>(\\[<Pid>\\])?: <Content>")
+    assert strict == r"^\S*\s+\S+\s+\S+\s+[^\[:]*(\[[^\]]*\])?:\s+"
+    assert loose == r"^.*\s+.*\s+.*\s+.*(\[.*\])?:\s+"
     assert _header_prefixes("<Content> [<Level>]") is None  # <Content> does not end the format
     assert _header_prefixes("<Level>|<Other>: <Content>") is None  # two alternatives
     assert _header_prefixes(r"<Level>\|<Other>: <Content>") is not None
     for preset in loghub_presets().values():
         assert _header_prefixes(preset["log_format"]) is not None
+    # every field has a lookaround-free form: no second, loose pattern is needed
+    assert _header_prefixes(r"<Date> <Level> \[<Pid>\] <Component>: <Content>")[1] is None
+    assert _header_prefixes("<Date> <Level> - <Content>")[1] is not None
 
 
 @pytest.mark.parametrize("seed", range(6))

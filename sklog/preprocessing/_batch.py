@@ -20,7 +20,9 @@ polars calls, with the same result on every line:
   hold no character a stop can begin with: where it matches, the exact pattern
   matches with the same ``<Content>``. A *loose* one with free fields proves
   that the other lines do not fit, except those it matches: only these few go
-  through the exact pattern in Python.
+  through the exact pattern in Python. Most formats (12 of the 16 loghub
+  presets) need no loose pattern: each field has a lookaround-free form that
+  matches exactly the atomic field, so the strict prefix is exact.
 """
 
 from __future__ import annotations
@@ -132,8 +134,13 @@ class BatchMasker:
             fits = stripped.str.contains(strict)
         else:  # the prefix matched where the text got shorter
             fits = content.str.len_bytes() != stripped.str.len_bytes()
-        content = content.zip_with(fits, line)  # a line that does not fit stays whole
         unfit = (~fits).arg_true()
+        if len(unfit) > len(line) // 8:  # a line that does not fit stays whole
+            content = content.zip_with(fits, line)
+        elif len(unfit):
+            content = content.scatter(unfit, line.gather(unfit))
+        if loose is None:  # the strict prefix is exact: a line it misses does not fit
+            return content
         exact = unfit.filter(stripped.gather(unfit).str.contains(loose))
         if len(exact):  # may fit with fields the strict prefix does not allow
             values = []

@@ -241,7 +241,7 @@ _COMPLEMENTS = {r"\s": r"\S", r"\d": r"\D", r"\w": r"\W",
                 r"\S": r"\s", r"\D": r"\d", r"\W": r"\w"}
 
 
-def _field_pattern(name, stops, mode="atomic"):
+def _field_pattern(name, stops, mode="atomic", before="start"):
     """A field that ends where one of ``stops`` first matches, and never backtracks.
 
     The field never extends past a position where the text that follows it in
@@ -251,9 +251,18 @@ def _field_pattern(name, stops, mode="atomic"):
     ``mode="strict"`` and ``"loose"`` give the header *prefix* (up to
     ``<Content>``) for an engine without lookarounds or atomic groups (see
     :func:`_header_prefixes`): a strict field holds no character a stop can
-    begin with, a loose one any text.
+    begin with, a loose one any text. The atomic pattern's whitespace runs are
+    whole (``\\s+(?!\\s)``); without the lookahead, a field after a run (``before``
+    is ``"space"``) whose stop begins with whitespace must not be empty, or the
+    stop could begin inside the run: such fields are never empty on a line the
+    atomic pattern matches. ``before`` is ``"start"``, ``"space"``, ``"char"`` (a
+    character that is not whitespace) or ``"other"`` (a group, a field).
     """
     atomic = mode == "atomic"
+    space_stop = any(stop[0].space for stop in stops if stop not in ((), (_END,)))
+    if not atomic and space_stop and before == "other":
+        raise _NoPrefix(f"<{name}> may begin inside a whitespace run")
+    plus = not atomic and space_stop and before == "space"
     if () in stops:  # the next field follows at once: lazy matching leaves this one empty
         return f"(?P<{name}>)" if atomic else ""
     if all(stop == (_END,) for stop in stops):
@@ -265,13 +274,20 @@ def _field_pattern(name, stops, mode="atomic"):
     firsts = [stop[0].first for stop in stops if stop != (_END,)]
     if mode == "loose":
         return ".*"
+    if mode == "exact":
+        body = _stop_free(stops[0]) if len(stops) == 1 else None
+        if body is None:
+            raise _NoPrefix(f"no lookaround-free pattern for <{name}>")
+        if plus:  # \S* or (?:\S|...)*: begin with a character that is not whitespace
+            body = r"\S+" if body == r"\S*" else r"\S" + body
+        return body
     if None in firsts or (_END,) in stops:
         if not atomic:
             raise _NoPrefix(f"the text after <{name}> may begin with any character")
         firsts = [None]
     if not atomic:  # strict
         chars = "".join(dict.fromkeys(firsts))
-        return _COMPLEMENTS.get(chars, f"[^{chars}]") + "*"
+        return _COMPLEMENTS.get(chars, f"[^{chars}]") + ("+" if plus else "*")
     # A whitespace run is tried from its first character only: a stop that
     # begins with one matches inside the run only if it matches at its start.
     stop = "|".join((r"(?<!\s)" if stop[0].space else "") + "".join(a.text for a in stop)
@@ -287,6 +303,37 @@ def _field_pattern(name, stops, mode="atomic"):
     return f"(?=(?P<{name}>{body}))(?P={name})"
 
 
+def _stop_free(stop):
+    """Text in which ``stop`` never begins, then ``stop`` (lookaround-free), or ``None``.
+
+    For the stops of the loghub formats: one character ``c`` alone (``[^c]*``),
+    a whitespace run alone (``\\S*``), ``c`` then a run of class ``d`` (no ``c``
+    followed by a ``d``: ``(?:[^c]|c+[^cd])*c*``), or a whitespace run then one
+    character ``x`` (no whitespace run followed by ``x``, and no trailing
+    whitespace, as a stop there would begin inside the run:
+    ``(?:\\S|\\s+[^\\sx])*``). Each has one way to match a line, the field of
+    the atomic pattern.
+    """
+    def single(atom):  # one character, no quantifier
+        return not atom.space and atom.first is not None and atom.text == atom.first
+
+    def run(atom):  # a run of one character class
+        return atom.space or (atom.first is not None and atom.text == atom.first + "+")
+
+    if len(stop) == 1:
+        if stop[0].space:
+            return r"\S*"
+        return f"[^{stop[0].first}]*" if single(stop[0]) else None
+    if len(stop) == 2:
+        head, tail = stop
+        if single(head) and run(tail):
+            c, d = head.first, tail.first
+            return f"(?:[^{c}]|{c}+[^{c}{d}])*{c}*"
+        if head.space and single(tail):
+            return rf"(?:\S|\s+[^\s{tail.first}])*"
+    return None
+
+
 class _NoPrefix(ValueError):
     """The format has no header prefix for a lookaround-free regex engine."""
 
@@ -295,7 +342,7 @@ class _NoPrefix(ValueError):
 _CONTENT = "\x00CONTENT\x00"
 
 
-def _format_pattern(items, after, mode="atomic"):
+def _format_pattern(items, after, mode="atomic", top=True):
     out = []
     for k, item in enumerate(items):
         if isinstance(item, _Atom):
@@ -303,10 +350,19 @@ def _format_pattern(items, after, mode="atomic"):
             out.append((r"\s+(?!\s)" if mode == "atomic" else r"\s+") if item.space
                        else item.text)
         elif isinstance(item, _Field):
-            out.append(_field_pattern(item.name, _stops(items[k + 1 :], after), mode))
+            previous = items[k - 1] if k else None
+            if previous is None:
+                before = "start" if top else "other"
+            elif isinstance(previous, _Atom) and previous.space:
+                before = "space"
+            elif isinstance(previous, _Atom) and previous.first is not None:
+                before = "char"
+            else:
+                before = "other"
+            out.append(_field_pattern(item.name, _stops(items[k + 1 :], after), mode, before))
         else:
             rest = _stops(items[k + 1 :], after)
-            out.append(item.opener + "|".join(_format_pattern(alt, rest, mode)
+            out.append(item.opener + "|".join(_format_pattern(alt, rest, mode, top=False)
                                               for alt in item.alternatives)
                        + ")" + item.quantifier)
     return "".join(out)
@@ -323,12 +379,20 @@ def _header_prefixes(log_format):
     the format's text must follow right there, as the atomic field would stop
     there too. ``loose`` fields take any text, so a line that ``loose`` does not
     match cannot fit the format. Lines between the two need the exact pattern.
+    ``loose`` is ``None`` when every field has an exact lookaround-free form
+    (:func:`_stop_free`): ``strict`` is then exactly the atomic pattern's prefix.
     ``None`` when ``<Content>`` does not end the format or a stop can begin
     with any character.
     """
     alternatives, _ = _parse_format(log_format)
     if len(alternatives) != 1:
         return None
+    try:  # exact: every field has a lookaround-free form; no line needs the atomic pattern
+        exact = _format_pattern(alternatives[0], [(_END,)], "exact")
+        if exact.endswith(_CONTENT) and exact.count(_CONTENT) == 1:
+            return "^" + exact[: -len(_CONTENT)], None
+    except _NoPrefix:
+        pass
     try:
         patterns = [_format_pattern(alternatives[0], [(_END,)], mode)
                     for mode in ("strict", "loose")]
@@ -416,11 +480,16 @@ def _template_matchers(templates):
             else:
                 out.append((itemgetter(*positions), values, index))
         matchers[length] = out
+    matchers["longest"] = max(by_length, default=0)
     return matchers
 
 
-def _search(tokens, matchers):
-    """Index of the most specific template that ``tokens`` match exactly, or -1."""
+def _search(message, matchers):
+    """Index of the most specific template that ``message``'s tokens match exactly, or -1.
+
+    A message with more tokens than the longest template is not split whole.
+    """
+    tokens = message.split(None, matchers["longest"])
     for getter, values, index in matchers.get(len(tokens), ()):
         if getter is None or getter(tokens) == values:
             return index
@@ -901,7 +970,7 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         if deferred:
             matchers = _template_matchers(self._template_tokens)
             for masked in deferred:
-                index = known[masked] = _search(masked.split(), matchers)
+                index = known[masked] = _search(masked, matchers)
                 if index >= 0:
                     counts[index] += sum(assigned[masked].values())
         self.template_counts_ = np.asarray(counts, dtype=np.int64)
@@ -946,7 +1015,7 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
                 if template is None:  # search the templates once per new message
                     if matchers is None:
                         matchers = _template_matchers(self._template_tokens)
-                    index = _search(masked.split(), matchers)
+                    index = _search(masked, matchers)
                     template = new[masked] = (
                         UNKNOWN_TEMPLATE if index < 0 else self.templates_[index]
                     )

@@ -150,10 +150,13 @@ def check_sessions(
             if not np.isfinite(session).all():
                 raise ValueError(f"{where}Input contains NaN or infinity (session {i}).")
         if type(session) in (list, tuple):  # the common case, checked in C: text lines
-            try:
-                chars = len("".join(session))  # TypeError unless every line is a str
-            except TypeError:
-                chars = None
+            if len(session) <= 1024:  # short sessions: one pass over their text
+                try:
+                    chars = len("".join(session))  # TypeError unless every line is a str
+                except TypeError:
+                    chars = None
+            else:  # long ones: no copy of their text
+                chars = sum(map(len, session)) if set(map(type, session)) <= {str} else None
             if chars is not None and (
                 max_line_length is None or chars <= max_line_length
                 or max(map(len, session)) <= max_line_length
