@@ -83,6 +83,7 @@ def test_hdfs_blocks_round_trip(hdfs, tmp_path, dictionary):
     assert ids == hdfs.session_ids
     for i in (0, 17, 3999):
         assert read_frame_lines(path, hdfs.session_ids[i]) == hdfs.data[i]
+        assert read_frame_lines(path, hdfs.session_ids[i], index=index) == hdfs.data[i]
     assert verify_framed_log(path).n_lines == len(hdfs.lines)
 
 

@@ -453,7 +453,7 @@ def iter_frames(path, *, verify=True) -> Iterator[tuple[str, bytes]]:
             yield sid, frame
 
 
-def read_frame_lines(path, session_id):
+def read_frame_lines(path, session_id, *, index=None):
     """Decompress only one session's frame of an archive and return its lines.
 
     Parameters
@@ -462,6 +462,9 @@ def read_frame_lines(path, session_id):
         An archive written by :func:`write_framed_log`.
     session_id : str
         The session, as :func:`iter_frames` names it.
+    index : FramedIndex, optional
+        The archive's index from :func:`read_framed_index`, to read many
+        sessions without reading the index each time.
 
     Returns
     -------
@@ -488,7 +491,8 @@ def read_frame_lines(path, session_id):
     import zstandard
 
     with open(path, "rb") as fh:
-        index = _read_index(fh, path)
+        if index is None:
+            index = _read_index(fh, path)
         try:
             i = index.session_ids.index(session_id)
         except ValueError:
