@@ -288,3 +288,25 @@ def test_grid_search_over_a_pipeline_with_the_windower():
     # rows of the output slice like any array (sessions are rows)
     out = search.best_estimator_[0].transform(X)
     np.testing.assert_array_equal(search.best_estimator_[0].transform(X[10:20]), out[10:20])
+
+
+def test_benchmark_rows_measure_each_codec():
+    from sklog.benchmarks.bytes import _markdown, archive_rows, windower_rows
+
+    X, _ = _blocks(120)
+    rows, split = windower_rows(X, max_bytes=256, repeats=1)
+    by_codec = {(r["codec"], r["dictionary"]): r for r in rows}
+    assert by_codec[("none", "-")]["compression_ratio"] == 1.0
+    longer = sum(len(session_bytes(s)) > 256 for s in X[split["train_sessions"]:])
+    assert by_codec[("none", "-")]["truncated_at_256"] == longer > 0
+    trained = by_codec[("zstd", "trained, 16 KiB")]
+    assert trained["compression_ratio"] > by_codec[("zstd", "none")]["compression_ratio"] > 1
+    assert all(r["sessions_per_s"] > 0 for r in rows)
+    lines = [line for block in X for line in block]
+    archives, plain = archive_rows(lines, None, repeats=1)
+    assert [a["layout"] for a in archives] == ["side", "side", "inline"]
+    assert all(a["log_bytes"] == len("".join(f"{x}\n" for x in lines)) for a in archives)
+    report = _markdown({"data": "toy", "sessions": 120, "lines": len(lines), "split": "halves",
+                        "mean_raw_session_bytes": 1.0, "device": "cpu", "repeats": 1,
+                        "plain_zst_bytes": plain, "windower": rows, "archives": archives})
+    assert report.count("\n| zstd |") == 2 and "| windows of 20 lines" in report
