@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import warnings
 import zlib
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -236,8 +237,6 @@ def write_framed_log(lines, path, *, session_key=None, window=None, codec="zstd"
     if isinstance(dictionary, str):  # "train"
         dictionary = train_zstd_dictionary(contents, dict_size, level)
         if dictionary is None and contents:
-            import warnings
-
             warnings.warn(f"write_framed_log: {len(contents)} session(s) are too little to "
                           "train a zstd dictionary; frames are written without one.",
                           DictionaryTrainingWarning, stacklevel=2)
