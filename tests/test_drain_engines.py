@@ -151,3 +151,12 @@ def test_old_pickles_without_engine_transform(tmp_path):
     templater = DrainTemplater().fit([["open file a.txt"], ["open file b.txt"]])
     del templater.engine  # as pickled before the parameter existed
     assert templater.transform([["open file c.txt"]]) == [["open file <*>"]]
+
+
+def test_batches_cut_into_parts_for_threads_give_the_same_output(monkeypatch):
+    from sklog.preprocessing import _batch
+
+    monkeypatch.setattr(_batch, "_THREADS", 3)
+    monkeypatch.setattr(_batch, "_MIN_PART", 10)
+    lines = load_loghub_2k("HDFS").data
+    _assert_same([lines[:1000], lines[1000:]], log_format="HDFS")
