@@ -160,3 +160,13 @@ def test_batches_cut_into_parts_for_threads_give_the_same_output(monkeypatch):
     monkeypatch.setattr(_batch, "_MIN_PART", 10)
     lines = load_loghub_2k("HDFS").data
     _assert_same([lines[:1000], lines[1000:]], log_format="HDFS")
+
+
+@pytest.mark.slow
+def test_engine_comparison_on_the_shared_raw_samples(shared_data):
+    from sklog.benchmarks.templating import _engine_markdown, engine_comparison
+
+    rows = engine_comparison(shared_data, repeats=1)
+    assert len(rows) == 19  # HDFS, BGL, 16 loghub samples, HDFS held out
+    assert all(r["same_templates"] and r["same_template_on_every_line"] for r in rows)
+    assert "19 of 19 cases" in "\n".join(_engine_markdown(rows))
