@@ -18,7 +18,6 @@ import functools
 import itertools
 import json
 import math
-import os
 import re
 import sys
 from collections import Counter, defaultdict
@@ -548,8 +547,10 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
     max_line_length : int or None, default=10_000
         Longer lines are truncated to this many characters, with a warning.
     n_jobs : int or None, default=None
-        Processes used by ``transform`` (chunks of sessions, joblib); ``None``
-        means 1, ``-1`` all CPUs. Mining in ``fit`` is sequential by nature.
+        Chunks of sessions ``transform`` maps at once through joblib; ``None``
+        means 1, ``-1`` every worker of the active joblib backend (all CPUs, or
+        a Dask cluster's threads under ``joblib.parallel_backend("dask")``).
+        Mining in ``fit`` is sequential by nature.
     engine : {"auto", "polars", "python"}, default="auto"
         How lines are preprocessed. ``"polars"``: header parsing and masking
         of whole batches of lines in polars' Rust regex engine, and mining
@@ -1082,13 +1083,12 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
             X, allow_numeric=False, max_line_length=self.max_line_length, estimator=self,
             copy=False,  # never modified here
         )
-        n_jobs = 1 if self.n_jobs is None else self.n_jobs
-        if n_jobs < 0:
-            n_jobs = max((os.cpu_count() or 1) + 1 + n_jobs, 1)
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        # -1: every worker of the active joblib backend (a Dask cluster's threads, too)
+        n_jobs = 1 if self.n_jobs is None else effective_n_jobs(self.n_jobs)
         if n_jobs <= 1 or len(sessions) < 2:
             return self._transform_sessions(sessions)
-
-        from joblib import Parallel, delayed
 
         n_chunks = min(n_jobs, len(sessions))
         size = math.ceil(len(sessions) / n_chunks)
