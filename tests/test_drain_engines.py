@@ -153,15 +153,6 @@ def test_old_pickles_without_engine_transform(tmp_path):
     assert templater.transform([["open file c.txt"]]) == [["open file <*>"]]
 
 
-def test_batches_cut_into_parts_for_threads_give_the_same_output(monkeypatch):
-    from sklog.preprocessing import _batch
-
-    monkeypatch.setattr(_batch, "_THREADS", 3)
-    monkeypatch.setattr(_batch, "_MIN_PART", 10)
-    lines = load_loghub_2k("HDFS").data
-    _assert_same([lines[:1000], lines[1000:]], log_format="HDFS")
-
-
 @pytest.mark.slow
 def test_engine_comparison_on_the_shared_raw_samples(shared_data):
     from sklog.benchmarks.templating import _engine_markdown, engine_comparison

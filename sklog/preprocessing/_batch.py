@@ -28,15 +28,7 @@ polars calls, with the same result on every line:
 from __future__ import annotations
 
 import functools
-import os
 import re
-from concurrent.futures import ThreadPoolExecutor
-
-#: Threads that preprocess parts of a batch at once (polars releases the GIL).
-_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else (os.cpu_count() or 1)))
-#: Lines below which a batch is not cut into parts.
-_MIN_PART = 8192
 
 #: ASCII characters on which Python's ``re``/``str.strip`` and Rust's regex differ:
 #: ``\n`` (``.``, ``$``) and ``\x1c``-``\x1f`` (whitespace to Python only).
@@ -98,16 +90,6 @@ class BatchMasker:
                 self.stages.append((rust, [pattern]))
 
     def __call__(self, lines):
-        parts = _THREADS if len(lines) >= _THREADS * _MIN_PART else 1
-        if parts == 1:
-            return self._mask(lines)
-        # polars releases the GIL while it matches: parts of the batch run side by side
-        size = -(-len(lines) // parts)
-        with ThreadPoolExecutor(parts) as pool:
-            done = pool.map(self._mask, [lines[i:i + size] for i in range(0, len(lines), size)])
-            return [message for part in done for message in part]
-
-    def _mask(self, lines):
         import polars as pl
 
         if not lines:
