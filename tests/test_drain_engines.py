@@ -147,10 +147,14 @@ def test_engine_parameter(monkeypatch):
     assert auto.transform(sessions) == [["open file <*>", "read <*> bytes"], ["open file <*>"]]
 
 
-def test_old_pickles_without_engine_transform(tmp_path):
+def test_old_pickles_without_engine_load_and_transform():
     templater = DrainTemplater().fit([["open file a.txt"], ["open file b.txt"]])
-    del templater.engine  # as pickled before the parameter existed
-    assert templater.transform([["open file c.txt"]]) == [["open file <*>"]]
+    state = templater.__getstate__()
+    del state["engine"]  # as pickled before the parameter existed
+    old = DrainTemplater.__new__(DrainTemplater)
+    old.__setstate__(state)
+    assert old.get_params()["engine"] == "auto"
+    assert old.transform([["open file c.txt"]]) == [["open file <*>"]]
 
 
 @pytest.mark.slow

@@ -715,8 +715,12 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
 
         return contents, subs
 
+    def __setstate__(self, state):
+        state.setdefault("engine", "auto")  # templaters pickled before the parameter existed
+        super().__setstate__(state)
+
     def _use_polars(self):
-        engine = getattr(self, "engine", "auto")  # templaters pickled before the parameter
+        engine = self.engine
         if engine == "python":
             return False
         try:
