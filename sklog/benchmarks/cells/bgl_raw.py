@@ -1,4 +1,4 @@
-"""Rows on raw BGL split by time (``bgl_raw``, LogLead's setting): every classic baseline.
+"""Rows on raw BGL split by time (``bgl_raw``, LogLead's setting): every baseline and model.
 
 Both protocols (``chronological``: windows of 20 lines; ``chronological_lines``:
 one line per session) train on June-July 2005 and test on August 2005. The
@@ -6,6 +6,8 @@ count-based detectors and the supervised baselines read the templates of a
 ``DrainTemplater`` with the loghub ``BGL`` preset fitted on the training part
 (:func:`~sklog.benchmarks._registry.build_for_dataset`); the word-novelty
 detector reads the raw lines, and a template-novelty variant the templates.
+The sequence models (ALogSCAN, MLAD, Siamese LSTM) read the same templates,
+on the windows only, in the full run (not ``--quick``).
 Detectors are fitted on the normal training
 sessions only and keep their own ``contamination="auto"`` rule (no threshold
 is tuned); classifiers use their own decision rule.
@@ -19,6 +21,8 @@ from .._registry import build_for_dataset, register
 #: the :mod:`sklog.methods` names measured after a ``DrainTemplater``
 TEMPLATED = ("pca", "invariants", "clustering", "logistic", "decision_tree", "linear_svc",
              "gradient_boosting")
+#: the sequence models, on the windows only (a one-line session is no sequence)
+SEQUENCE_MODELS = ("alogscan", "mlad", "siamese")
 PROTOCOLS = ("chronological", "chronological_lines")
 
 #: DrainTemplater maps every unmatched line to one unknown template, so a session holds
@@ -57,3 +61,7 @@ for _protocol in PROTOCOLS:
         _word_novelty)
     register("bgl_raw", _protocol, "DrainTemplater + TemplateNovelty (threshold=0)",
              method_name="novelty", threshold_rule=_TEMPLATE_RULE)(_template_novelty)
+
+for _name in SEQUENCE_MODELS:
+    register("bgl_raw", "chronological", get_method(_name).label, quick=False,
+             method_name=_name)(_templated(_name))
