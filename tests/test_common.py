@@ -23,6 +23,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import sklog
 from sklog.alogscan import ALogSCAN
 from sklog.baselines import InvariantsMiner, LogClustering, NoveltyDetector, PCADetector
+from sklog.clad import CLAD
 from sklog.drift import DriftMonitor
 from sklog.feature_extraction import BertEmbedder, TemplateCounter
 from sklog.mlad import MLAD
@@ -86,10 +87,36 @@ CHECKED = {
     "SiameseClassifier": SiameseClassifier(embedding_dim=4, lstm_units=(4,), dense_units=(8,),
                                            max_epochs=2, random_state=0),
     "DriftMonitor": DriftMonitor(n_components=2, n_bootstrap=20, random_state=0),
+    # bytes are categorical (input tag): sklearn's checks round their data to small integers
+    "CLAD": CLAD(d_model=8, n_heads=2, n_blocks=1, pretrain_epochs=1, max_epochs=3,
+                 random_state=0),
 }
+
+# CLAD reads ByteWindower rows: bytes 0-255 and -1 padding, nothing else
+NOT_BYTES = (
+    "it fits on float blobs (not rounded by the categorical input tag); CLAD rejects values "
+    "that are not bytes 0-255 or the -1 padding with a ValueError (test_clad: test_input_errors)"
+)
 
 # name -> {check name: the assertion that fails and why}; strict: a check that passes fails
 EXPECTED_FAILED_CHECKS = {
+    "CLAD": {
+        # test_clad.py checks learning on the bytes of HDFS-like sessions
+        "check_classifiers_train": (
+            "it asserts training accuracy > 0.83; sklearn's blobs become rows of two small "
+            "integers (bytes), which 3 tiny epochs cannot separate"
+        ),
+        "check_class_weight_classifiers": NOT_BYTES,
+        "check_decision_proba_consistency": NOT_BYTES,
+        "check_fit_non_negative": (
+            "it asserts fit raises ValueError on X holding -1 (positive_only tag); -1 is "
+            "ByteWindower's padding value, valid input (values below it raise)"
+        ),
+        "check_methods_sample_order_invariance": (
+            "it asserts decision_function equal to rtol=1e-7; a row batched with other rows "
+            "gets float32 results ~1e-8 apart"
+        ),
+    },
     "TemplateCounter": {**SESSION_FEATURES, "check_transformer_general": TRANSFORM_FEWER_COLUMNS},
     "BertEmbedder": {**SESSION_FEATURES, "check_transformer_general": TRANSFORM_FEWER_COLUMNS},
     "ALogSCAN": {**SESSION_FEATURES, "check_outliers_train": PREDICT_ON_X_T},

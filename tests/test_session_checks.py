@@ -9,7 +9,9 @@ assertions of theirs that *do* apply run here, on real sessions:
 
 * raw log lines for estimators that only take text (``DrainTemplater``),
 * template sessions of variable length for the estimators on sessions,
-* ``(n, d)`` embeddings for the estimators on numeric arrays (``DriftMonitor``).
+* ``(n, d)`` embeddings for the estimators on numeric arrays (``DriftMonitor``),
+* the raw sessions' bytes (``ByteWindower(codec=None)``) for the estimators on bytes
+  (``CLAD``, categorical input tag).
 
 Every check fits with the tiny settings of ``CHECKED``; one fitted copy per
 estimator is shared by the checks that only read from it.
@@ -95,10 +97,11 @@ def raw_sessions(sessions, seed=0):
 
 
 def _kind(name):
-    """How the estimator's rows look: "raw" lines, "templates", or numeric "array"."""
+    """How the estimator's rows look: "raw" lines, "templates", numeric "array", or
+    "bytes" (ByteWindower rows)."""
     tags = get_tags(CHECKED[name]).input_tags
     if not tags.string:
-        return "array"
+        return "bytes" if tags.categorical else "array"
     return "templates" if tags.two_d_array else "raw"
 
 
@@ -111,7 +114,16 @@ def sessions_for(name, n=N_SESSIONS, seed=0):
     if kind == "array":
         rng = np.random.default_rng(seed)
         return rng.normal(size=(n, 3)) + 2.0 * y[:, None], y
+    if kind == "bytes":
+        return _bytes(raw_sessions(X, seed)), y
     return X, y
+
+
+def _bytes(raw):
+    """Uncompressed bytes of raw sessions, 1024 wide (no session is longer)."""
+    from sklog.preprocessing import ByteWindower
+
+    return ByteWindower(codec=None, max_bytes=1024).fit_transform(raw)
 
 
 def fit_args(name, n=N_SESSIONS, seed=0):
@@ -132,20 +144,22 @@ def novel_sessions(name):
     X = [["open <*>"], ["kernel panic <*>"] * 2,
          ["open <*>"] + ["read <*>"] * 25 + ["close <*>"],
          ["connect <*>", "kernel panic <*>", "send <*>", "disconnect <*>"]]
+    if kind == "bytes":
+        return _bytes(raw_sessions(X, seed=1))
     return raw_sessions(X, seed=1) if kind == "raw" else X
 
 
 def _concat(name, a, b):
-    return np.vstack([a, b]) if _kind(name) == "array" else list(a) + list(b)
+    return np.vstack([a, b]) if _kind(name) in ("array", "bytes") else list(a) + list(b)
 
 
 def _take(name, X, idx):
-    return X[idx] if _kind(name) == "array" else [X[i] for i in idx]
+    return X[idx] if _kind(name) in ("array", "bytes") else [X[i] for i in idx]
 
 
 # ---------------------------------------------------------------------------- helpers
 ALL = sorted(CHECKED)
-ON_SESSIONS = [n for n in ALL if _kind(n) != "array"]
+ON_SESSIONS = [n for n in ALL if _kind(n) not in ("array", "bytes")]
 DETECTORS = [n for n in ALL if is_outlier_detector(CHECKED[n])]
 TRANSFORMERS = [n for n in ALL if hasattr(CHECKED[n], "transform")]
 #: Estimators whose scikit-learn checks are skipped (they do not take a 2-D array).
