@@ -165,3 +165,15 @@ def test_engine_comparison_on_the_shared_raw_samples(shared_data):
     assert len(rows) == 19  # HDFS, BGL, 16 loghub samples, HDFS held out
     assert all(r["same_templates"] and r["same_template_on_every_line"] for r in rows)
     assert "19 of 19 cases" in "\n".join(_engine_markdown(rows))
+
+
+@pytest.mark.parametrize("log_format", [
+    "<Content> [<Level>]",  # <Content> does not end the format: exact pattern per line
+    "<Level>: <Content>|<Other> - <Content2>",  # alternatives
+    r"<Date>-<Time> <Level>(\[<Pid>\])? <Content>",
+])
+def test_engines_agree_with_custom_formats(log_format):
+    sessions = [["open file a.txt [INFO]", "2024-10 INFO[12] read 5 bytes", "ERROR: disk full",
+                 "x - y z", "2024-10 WARN close 3 files", "no header here 7"],
+                ["2024-11 INFO[9] read 8 bytes", "INFO: disk ok 4", "q - w e"]]
+    _assert_same(sessions, log_format=log_format)

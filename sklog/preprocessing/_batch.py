@@ -61,20 +61,21 @@ class BatchMasker:
     ----------
     python_path : callable
         ``list of lines -> list of masked messages``, the exact per-line path.
-    header_match : callable or None
-        The compiled ``log_format`` regex's ``match`` (``None``: no header).
+    contents : callable or None
+        ``list of lines -> list of <Content>`` (the line itself where the header
+        does not fit), the exact per-line header; ``None``: no header.
     prefixes : tuple of str or None
         ``(strict, loose)`` header prefix regexes (``_header_prefixes``); ``None``
-        when the format has none: headers are then found with ``header_match``.
+        when the format has none: headers are then found with ``contents``.
     masking : list of str
         The masking regexes, in order.
     wildcard : str
         What every masked span is replaced with.
     """
 
-    def __init__(self, python_path, header_match, prefixes, masking, wildcard):
+    def __init__(self, python_path, contents, prefixes, masking, wildcard):
         self.python_path = python_path
-        self.header_match = header_match
+        self.contents = contents
         self.prefixes = prefixes
         self._strict_may_be_empty = (
             prefixes is not None and re._parser.parse(prefixes[0]).getwidth()[0] == 0
@@ -118,15 +119,10 @@ class BatchMasker:
         """Each line's ``<Content>``, or the line itself where its header does not fit."""
         import polars as pl
 
-        header_match = self.header_match
-        if header_match is None:
+        if self.contents is None:
             return line
         if self.prefixes is None:
-            out = []
-            for text in lines:
-                found = header_match(text.strip())
-                out.append(text if found is None else found.group("Content"))
-            return pl.Series("line", out, dtype=pl.String)
+            return pl.Series("line", self.contents(lines), dtype=pl.String)
         stripped = line.str.strip_chars()
         strict, loose = self.prefixes
         content = stripped.str.replace(strict, "")
@@ -143,9 +139,6 @@ class BatchMasker:
             return content
         exact = unfit.filter(stripped.gather(unfit).str.contains(loose))
         if len(exact):  # may fit with fields the strict prefix does not allow
-            values = []
-            for i in exact.to_list():
-                found = header_match(lines[i].strip())
-                values.append(lines[i] if found is None else found.group("Content"))
+            values = self.contents([lines[i] for i in exact.to_list()])
             content = content.scatter(exact, pl.Series(values, dtype=pl.String))
         return content

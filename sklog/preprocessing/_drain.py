@@ -710,7 +710,9 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
             append = out.append
             for line in lines:
                 found = header_match(line.strip())
-                append(line if found is None else found.group("Content"))
+                content = None if found is None else found.group("Content")
+                # a format's alternative without <Content> fits no better than none
+                append(line if content is None else content)
             return out
 
         return contents, subs
@@ -742,9 +744,10 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
                 texts = [sub(WILDCARD, text) for text in texts]
             return [text.strip() for text in texts]
 
-        prefixes = None if self.log_format_ is None else _header_prefixes(self.log_format_)
-        header_match = None if self._format_regex is None else self._format_regex.match
-        return BatchMasker(python_path, header_match, prefixes, self.masking_, WILDCARD)
+        if self._format_regex is None:
+            return BatchMasker(python_path, None, None, self.masking_, WILDCARD)
+        return BatchMasker(python_path, contents, _header_prefixes(self.log_format_),
+                           self.masking_, WILDCARD)
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
