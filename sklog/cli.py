@@ -269,6 +269,9 @@ def cmd_detect(args):
     from .preprocessing import iter_lines
 
     model = load_model(args.model)
+    index = _framed_index(args.logfile)
+    if index is not None:
+        return _detect_archive(args, _check_readable(args.logfile), model, index)
     path = _check_log(args.logfile)
     pipeline = model["pipeline"]
     verbose = None if args.verbose is None and not args.quiet else bool(args.verbose)
@@ -294,6 +297,44 @@ def cmd_detect(args):
                 flagged.append(is_anomaly)
                 all_scores.append(scores)
     _detect_summary(args, path, model, n_sessions, n_anomalous, truth, flagged, all_scores)
+    return 0
+
+
+def _framed_index(path):
+    """The index of a framed archive (``write_framed_log``), or ``None`` for any other file."""
+    from .preprocessing import FramedArchiveError, read_framed_index
+
+    try:
+        return read_framed_index(path)
+    except (FramedArchiveError, OSError):
+        return None
+
+
+def _detect_archive(args, path, model, index):
+    """``sklog detect`` on a framed archive: frame by frame; only reported frames are opened.
+
+    A model that starts with a ``ByteWindower`` (CLAD) scores the compressed frames
+    themselves; any other model gets each session's lines.
+    """
+    import numpy as np
+
+    from .inspection import score_archive
+    from .preprocessing import read_frame_lines
+
+    n_sessions = n_anomalous = 0
+    scored = score_archive(model["pipeline"], path, batch_size=args.batch_size)
+    for batch, (is_anomaly, scores, _) in _progress(
+            scored, disable=None if args.verbose is None and not args.quiet
+            else not args.verbose, desc="scoring", unit=" batches"):
+        for i in range(len(batch.session_ids)) if args.all else np.flatnonzero(is_anomaly):
+            lines = read_frame_lines(path, batch.session_ids[i], index=index)
+            _print_record(_record(batch.session_ids[i], lines, batch.line_numbers[i], scores[i],
+                                  bool(is_anomaly[i]), None, args.top_lines, None), args.format)
+        n_sessions += len(batch.session_ids)
+        n_anomalous += int(is_anomaly.sum())
+    if n_sessions == 0:
+        raise CommandError(f"{path} is a framed archive without sessions (an empty log)")
+    _detect_summary(args, path, model, n_sessions, n_anomalous, [], [], [])
     return 0
 
 

@@ -2,6 +2,7 @@
 in chunks."""
 
 from ._explain import SessionScores, explain, score_sessions
-from ._stream import score_stream
+from ._stream import FrameBatch, reads_frames, score_archive, score_stream
 
-__all__ = ["SessionScores", "explain", "score_sessions", "score_stream"]
+__all__ = ["FrameBatch", "SessionScores", "explain", "reads_frames", "score_archive",
+           "score_sessions", "score_stream"]

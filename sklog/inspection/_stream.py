@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from ..preprocessing import DEFAULT_MAX_GAP, DEFAULT_MAX_OPEN, iter_session_batches
+import copy
+import itertools
+from typing import NamedTuple
+
+from ..preprocessing import (
+    DEFAULT_MAX_GAP,
+    DEFAULT_MAX_OPEN,
+    ByteWindower,
+    iter_frames,
+    iter_session_batches,
+    read_framed_index,
+)
+from ..preprocessing._framed import frame_lines
 from ._explain import score_sessions
 
 
@@ -59,3 +71,64 @@ def score_stream(model, source, *, key=None, window=None, step=None, batch_size=
                                    max_gap=max_gap, max_open=max_open)
     return ((batch, score_sessions(model, batch.sessions, explain=explain, pos_label=pos_label))
             for batch in batches)
+
+
+class FrameBatch(NamedTuple):
+    """A batch of an archive's sessions (see :func:`score_archive`)."""
+
+    #: as the archive's index names them
+    session_ids: list
+    #: 1-based line numbers of each session in the log
+    line_numbers: list
+    #: where each session sits in the archive's index
+    positions: list
+
+
+def reads_frames(model):
+    """Whether ``model`` starts with a :class:`~sklog.preprocessing.ByteWindower`."""
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    return isinstance(first, ByteWindower)
+
+
+def score_archive(model, path, *, batch_size=1000, pos_label=1):
+    """Score every session of a framed archive, ``batch_size`` at a time.
+
+    A model that starts with a :class:`~sklog.preprocessing.ByteWindower`
+    (e.g. ``ByteWindower() -> CLAD``) reads the archive's frames as they are,
+    compressed: nothing is decompressed (its windower is switched to
+    ``input="compressed"`` on a copy). Any other model gets each session's
+    lines, decompressed frame by frame. Frames are checked against the index
+    first (:func:`~sklog.preprocessing.iter_frames`), so a corrupted or
+    foreign frame raises instead of being scored.
+
+    Parameters
+    ----------
+    model : fitted estimator or Pipeline
+    path : str or path-like
+        An archive written by :func:`~sklog.preprocessing.write_framed_log`.
+    batch_size : int, default=1000
+    pos_label : int or str, default=1
+
+    Yields
+    ------
+    batch : FrameBatch
+    result : SessionScores
+        ``(is_anomaly, scores, None)``.
+    """
+    index = read_framed_index(path)
+    compressed = reads_frames(model)
+    if compressed:
+        model = copy.deepcopy(model)
+        windower = model.steps[0][1] if hasattr(model, "steps") else model
+        windower.set_params(input="compressed")
+    frames = iter_frames(path)
+    for start in itertools.count(0, batch_size):
+        chunk = list(itertools.islice(frames, batch_size))
+        if not chunk:
+            return
+        ids = [sid for sid, _ in chunk]
+        positions = list(range(start, start + len(chunk)))
+        sessions = [frame if compressed else frame_lines(path, index, i, frame)
+                    for i, (_, frame) in zip(positions, chunk, strict=True)]
+        batch = FrameBatch(ids, [index.line_numbers[i] for i in positions], positions)
+        yield batch, score_sessions(model, sessions, explain=False, pos_label=pos_label)

@@ -487,7 +487,6 @@ def read_frame_lines(path, session_id, *, index=None):
     >>> read_frame_lines(path, "lines 3-3")
     ['c']
     """
-    import zstandard
 
     with open(path, "rb") as fh:
         if index is None:
@@ -499,6 +498,14 @@ def read_frame_lines(path, session_id, *, index=None):
         fh.seek(index.offsets[i])
         frame = fh.read(index.lengths[i])
     _check_frame(path, index, i, frame)
+    return frame_lines(path, index, i, frame)
+
+
+def frame_lines(path, index, i, frame):
+    """The lines of session ``i``'s (checked) ``frame``, decompressed."""
+    import zstandard
+
+    session_id = index.session_ids[i]
     dict_data = None if index.dictionary is None else zstandard.ZstdCompressionDict(
         index.dictionary)
     try:
