@@ -87,6 +87,10 @@ def test_conv_stack_shortens_16x_and_sees_106_bytes():
     assert h.shape == (2, 7, 8) and first.shape == (2, 100, 8)
     assert valid_h.sum(1).tolist() == [7, 2]
     assert stack.receptive_field() == 106
+    flat = ByteConvStack(8, n_stages=0)  # no shortening: the input comes back as it is
+    x = torch.randn(2, 100, 8)
+    h, valid_h, first = flat(x, valid)
+    assert h is not None and first is x and (valid_h == valid).all()
 
 
 def test_module_masked_byte_outputs_and_padding_invariance():

@@ -80,7 +80,7 @@ class ByteConvStack(nn.Module):
         """``x`` ``(b, t, channels)``, ``valid`` ``(b, t)`` -> ``(b, t', channels)``, ``(b, t')``
         and the first stage's full-resolution output ``(b, t, channels)``."""
         h = x.transpose(1, 2)
-        first = None
+        first = x if not self.n_stages else None
         for blocks, down in zip(self.stages, self.downsample, strict=True):
             for block in blocks:
                 h = block(h, valid)
