@@ -25,7 +25,7 @@ from sklog.alogscan import ALogSCAN
 from sklog.baselines import InvariantsMiner, LogClustering, NoveltyDetector, PCADetector
 from sklog.clad import CLAD
 from sklog.drift import DriftMonitor
-from sklog.feature_extraction import BertEmbedder, TemplateCounter
+from sklog.feature_extraction import BertEmbedder, StructuralFeatures, TemplateCounter
 from sklog.feature_selection import MutualInfoSelector
 from sklog.mlad import MLAD
 from sklog.preprocessing import ByteWindower, DrainTemplater
@@ -70,6 +70,7 @@ CLUSTERS_ON_BLOBS = (
 # name -> estimator instance with tiny settings
 CHECKED = {
     "TemplateCounter": TemplateCounter(),
+    "StructuralFeatures": StructuralFeatures(),
     # numeric features (e.g. BertEmbedder's vectors) and class labels, like any selector
     "MutualInfoSelector": MutualInfoSelector(k=2, n_estimators=5, random_state=0),
     # the packaged all-MiniLM-L6-v2 (loaded once per process, shared by every clone)
@@ -121,6 +122,8 @@ EXPECTED_FAILED_CHECKS = {
         ),
     },
     "TemplateCounter": {**SESSION_FEATURES, "check_transformer_general": TRANSFORM_FEWER_COLUMNS},
+    "StructuralFeatures": {**SESSION_FEATURES,
+                           "check_transformer_general": TRANSFORM_FEWER_COLUMNS},
     "BertEmbedder": {**SESSION_FEATURES, "check_transformer_general": TRANSFORM_FEWER_COLUMNS},
     "ALogSCAN": {**SESSION_FEATURES, "check_outliers_train": PREDICT_ON_X_T},
     "MLAD": {
