@@ -27,6 +27,7 @@ from sklog.clad import CLAD
 from sklog.drift import DriftMonitor
 from sklog.feature_extraction import BertEmbedder, StructuralFeatures, TemplateCounter
 from sklog.feature_selection import MutualInfoSelector
+from sklog.meta import ProtoNetClassifier
 from sklog.mlad import MLAD
 from sklog.preprocessing import ByteWindower, DrainTemplater
 from sklog.siamese import SiameseClassifier
@@ -73,6 +74,8 @@ CHECKED = {
     "StructuralFeatures": StructuralFeatures(),
     # numeric features (e.g. BertEmbedder's vectors) and class labels, like any selector
     "MutualInfoSelector": MutualInfoSelector(k=2, n_estimators=5, random_state=0),
+    "ProtoNetClassifier": ProtoNetClassifier(hidden=(8,), embedding_dim=4, n_episodes=20,
+                                             max_epochs=3, random_state=0),
     # the packaged all-MiniLM-L6-v2 (loaded once per process, shared by every clone)
     "BertEmbedder": BertEmbedder(batch_size=16, device="cpu"),
     # raw text only (two_d_array=False): sklearn skips its generated-array checks with a
@@ -201,7 +204,7 @@ def test_sklearn_compatible(estimator, check):
 
 
 #: estimators of feature arrays, not of sessions: scikit-learn's own checks are theirs
-ARRAY_INPUT = {"MutualInfoSelector"}
+ARRAY_INPUT = {"MutualInfoSelector", "ProtoNetClassifier"}
 
 
 @pytest.mark.parametrize("name", sorted(set(CHECKED) - ARRAY_INPUT))

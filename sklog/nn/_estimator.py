@@ -31,6 +31,7 @@ from ..utils import (
     resolve_device,
     seed_from_random_state,
     torch_seed,
+    torch_threads,
 )
 from ._data import SessionDataset
 from ._embedding import TEMPLATE_EMBEDDINGS
@@ -88,24 +89,9 @@ class SessionModelMixin:
         with torch_seed(seed, self.device_), self._threads():
             yield
 
-    @contextlib.contextmanager
     def _threads(self):
-        """torch's intra-op threads = ``effective_n_jobs(n_jobs)`` (``None``: 1), restored after.
-
-        The per-operation work of these models (hundreds of sessions times tens
-        of units) is too small to pay for thread synchronisation: on a 2-core
-        machine under load, torch's default of one thread per core made a
-        Siamese epoch tens of times slower than one thread.
-        """
-        import torch
-        from joblib import effective_n_jobs
-
-        previous = torch.get_num_threads()
-        torch.set_num_threads(max(1, effective_n_jobs(getattr(self, "n_jobs", None))))
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
+        """torch's threads = ``effective_n_jobs(n_jobs)`` (``None``: 1) (:func:`torch_threads`)."""
+        return torch_threads(getattr(self, "n_jobs", None))
 
     # ------------------------------------------------------------- encoding
     def _sessions(self, X):

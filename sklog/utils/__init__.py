@@ -1,6 +1,13 @@
 """Shared plumbing: input validation, template vocabulary, device and seeding."""
 
-from ._torch import resolve_device, seed_from_random_state, to_numpy, torch_generator, torch_seed
+from ._torch import (
+    resolve_device,
+    seed_from_random_state,
+    to_numpy,
+    torch_generator,
+    torch_seed,
+    torch_threads,
+)
 from ._validation import (
     DEFAULT_MAX_LINE_LENGTH,
     LineTruncationWarning,
@@ -23,4 +30,5 @@ __all__ = [
     "to_numpy",
     "torch_generator",
     "torch_seed",
+    "torch_threads",
 ]

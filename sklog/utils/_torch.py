@@ -1,4 +1,4 @@
-"""The one device resolver and the one seeding helper every torch model uses."""
+"""The one device resolver, seeding helper and thread setting every torch model uses."""
 
 from __future__ import annotations
 
@@ -51,6 +51,26 @@ def torch_seed(seed, device="cpu"):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(int(seed))
         yield
+
+
+@contextlib.contextmanager
+def torch_threads(n_jobs=None):
+    """torch's intra-op threads = ``effective_n_jobs(n_jobs)`` (``None``: 1), restored after.
+
+    The per-operation work of these models (hundreds of rows times tens of
+    units) is too small to pay for thread synchronisation: on a 2-core machine
+    under load, torch's default of one thread per core made a Siamese epoch,
+    and a prototypical-network fit, tens of times slower than one thread.
+    """
+    import torch
+    from joblib import effective_n_jobs
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, effective_n_jobs(n_jobs)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def to_numpy(tensor):

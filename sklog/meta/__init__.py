@@ -1,0 +1,5 @@
+"""Adapting to a new system from few labelled sessions: episodic (meta-)learning."""
+
+from ._protonet import ProtoNetClassifier
+
+__all__ = ["ProtoNetClassifier"]
