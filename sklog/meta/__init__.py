@@ -1,5 +1,6 @@
 """Adapting to a new system from few labelled sessions: episodic (meta-)learning."""
 
+from ._maml import MAMLClassifier
 from ._protonet import ProtoNetClassifier
 
-__all__ = ["ProtoNetClassifier"]
+__all__ = ["MAMLClassifier", "ProtoNetClassifier"]

@@ -9,39 +9,13 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils import resolve_device, seed_from_random_state, torch_seed, torch_threads
+from ..utils import torch_seed, torch_threads
+from ._episodes import EpisodicMixin
 
 
-class _Episodes:
-    """Episode ``i`` of epoch ``epoch``: one task's support and query rows, seeded."""
-
-    def __init__(self, X, y, tasks, n_classes, n_shot, n_query, n_episodes, seed):
-        self.X, self.y, self.tasks = X, y, tasks
-        self.n_classes, self.n_shot, self.n_query = n_classes, n_shot, n_query
-        self.n_episodes, self.seed, self.epoch = n_episodes, seed, 0
-
-    def __len__(self):
-        return self.n_episodes
-
-    def __getitem__(self, i):
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        task = self.tasks[rng.integers(len(self.tasks))]
-        support, query = [], []
-        for rows in task:  # every class of the task: n_shot support, n_query query rows
-            picked = rng.choice(rows, self.n_shot + self.n_query,
-                                replace=len(rows) < self.n_shot + self.n_query)
-            support.append(picked[:self.n_shot])
-            query.append(picked[self.n_shot:])
-        support, query = np.concatenate(support), np.concatenate(query)
-        features = {"support": self.X[support], "support_y": self.y[support],
-                    "query": self.X[query], "n_classes": np.int64(self.n_classes)}
-        return features, self.y[query]
-
-
-class ProtoNetClassifier(ClassifierMixin, BaseEstimator):
+class ProtoNetClassifier(EpisodicMixin, ClassifierMixin, BaseEstimator):
     """Prototypical network: classify by the nearest class mean in a learned embedding.
 
     An MLP embeds feature vectors (e.g. :class:`~sklog.feature_extraction.BertEmbedder`
@@ -147,30 +121,7 @@ class ProtoNetClassifier(ClassifierMixin, BaseEstimator):
 
         from ..nn._proto import EpisodeNet, NextEpisodes, PrototypeModule, episodes_as_is
 
-        X, y = validate_data(self, X, y, dtype=np.float32)
-        check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"ProtoNetClassifier needs at least two classes; got one class "
-                             f"({self.classes_[0]!r}).")
-        groups = np.zeros(len(y)) if groups is None else np.asarray(groups)
-        if len(groups) != len(y):
-            raise ValueError(f"groups has {len(groups)} entries for {len(y)} rows.")
-        tasks = []
-        for group in np.unique(groups):
-            rows = np.flatnonzero(groups == group)
-            by_class = [rows[codes[rows] == c] for c in range(len(self.classes_))]
-            if sum(len(r) > 0 for r in by_class) >= 2:
-                tasks.append([r if len(r) else rows for r in by_class])
-        if not tasks:
-            raise ValueError("no group of the training data holds two classes: no episode "
-                             "can be drawn.")
-        self.n_tasks_ = len(tasks)
-        self.device_ = resolve_device(self.device)
-        seed = seed_from_random_state(self.random_state)
-        episodes = _Episodes(X, codes.astype(np.int64), tasks, len(self.classes_), self.n_shot,
-                             self.n_query, self.n_episodes, seed)
-
+        X, codes, episodes, seed = self._episodes(X, y, groups)
         with torch_seed(seed, self.device_), torch_threads(self.n_jobs):
             self.net_ = EpisodeNet(
                 PrototypeModule, module__n_features=X.shape[1],
@@ -185,17 +136,8 @@ class ProtoNetClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _embed(self, X):
-        import torch
-
-        # in float64: a row's embedding must not depend on the rows batched with it
-        module = copy.deepcopy(self.net_.module_.encoder).double().eval()
-        out = []
-        with torch.no_grad(), torch_threads(self.n_jobs):
-            for start in range(0, len(X), 4096):
-                chunk = torch.as_tensor(X[start:start + 4096], dtype=torch.float64,
-                                        device=self.device_)
-                out.append(module(chunk).cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.embedding_dim))
+        out = self._run_float64(self.net_.module_.encoder, X)
+        return np.zeros((0, self.embedding_dim)) if out is None else out
 
     def _prototypes(self, X, codes, base=None):
         emb = self._embed(X)
