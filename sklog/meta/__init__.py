@@ -2,5 +2,6 @@
 
 from ._maml import MAMLClassifier
 from ._protonet import ProtoNetClassifier
+from ._transfer import DriftLabelTransfer
 
-__all__ = ["MAMLClassifier", "ProtoNetClassifier"]
+__all__ = ["DriftLabelTransfer", "MAMLClassifier", "ProtoNetClassifier"]
