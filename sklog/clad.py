@@ -361,13 +361,17 @@ class CLAD(SessionModelMixin, ClassifierMixin, BaseEstimator):
     precision 1.0, recall 0.15, F1 0.25 (PR-AUC 0.48, ROC-AUC 0.81, fit
     653 s). Diagnostics on 1,721 of those training blocks (all 221
     anomalies), 6 epochs, no pre-training, scored on the same test blocks:
-    cross-entropy F1 0.80 (ROC-AUC 0.96); focal ``gamma=2`` with balanced
-    ``alpha``, with or without the contrastive term, no anomaly predicted;
-    focal ``gamma=1`` without ``alpha`` F1 0.49. At the undecided start
-    (``p = 0.5``) the focal term's gradient is about a third of
-    cross-entropy's, and these bytes are learned slowly: the defaults need
-    more epochs or other loss settings before they reach the paper's F1, and
-    are not tuned yet.
+    plain cross-entropy F1 0.80 (ROC-AUC 0.96); cross-entropy weighted by the
+    balanced ``alpha`` (``focal_gamma=0``, no contrastive term) F1 0 (ROC-AUC
+    0.59, unstable training loss); ``focal_gamma=0`` without ``alpha`` plus the
+    contrastive term F1 0.26 (ROC-AUC 0.92); ``focal_gamma=1`` without
+    ``alpha`` plus the contrastive term F1 0.49; ``focal_gamma=2``, with or
+    without ``alpha`` or the contrastive term, no anomaly predicted. So the
+    balanced ``alpha`` hurts most, then ``gamma=2`` (at the undecided start,
+    ``p = 0.5``, its gradient is about a third of cross-entropy's), then the
+    contrastive term; these bytes are learned slowly in any case. The
+    defaults are the method's, not yet tuned: they do not reach the paper's
+    F1 on CPU budgets.
 
     Examples
     --------
