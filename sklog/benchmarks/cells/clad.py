@@ -14,8 +14,6 @@ the cross-entropy row; the other rows were not run yet.
 
 from __future__ import annotations
 
-from .._registry import register
-
 _RULE = ("argmax of the class head, no threshold tuned; early stopping (patience 2, at most "
          "10 epochs after 1 masked-byte pre-training epoch) on a seeded stratified 10% of the "
          "training sessions")
@@ -48,6 +46,13 @@ def _clad_hdfs_raw(windower_params, clad_params):
     return build
 
 
-for _label, (_windower, _clad) in _VARIANTS.items():
-    register("hdfs_raw", "natural", _label, quick=False, threshold_rule=_RULE)(
-        _clad_hdfs_raw(_windower, _clad))
+#: Not registered yet: every hdfs_raw/natural row must name a method of
+#: :data:`sklog.methods.METHODS` (tests/test_methods.py), and CLAD is not one yet, since
+#: ``Method.build_pipeline`` puts a ``DrainTemplater`` first while CLAD reads raw lines
+#: through its own ``ByteWindower``. The measured figures above came from these rows,
+#: registered with ``register("hdfs_raw", "natural", label, quick=False,
+#: threshold_rule=_RULE)``; ``build_rows()`` gives the builders.
+def build_rows():
+    """``{row label: build(random_state)}`` of the rows above."""
+    return {label: _clad_hdfs_raw(windower, clad)
+            for label, (windower, clad) in _VARIANTS.items()}
