@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils import resolve_device, seed_from_random_state, torch_threads
 
@@ -44,7 +46,25 @@ class Episodes:
 
 
 class EpisodicMixin:
-    """Validation, tasks and episodes of ``fit(X, y, groups)``; float64 inference."""
+    """Validation, tasks and episodes of ``fit(X, y, groups)``; support sets; predictions.
+
+    A learner defines ``_logits(X)`` (one column per class); the mixin turns it
+    into ``predict_proba``, ``decision_function`` and ``predict``.
+    """
+
+    #: the constraints of the parameters every episodic learner has
+    _episodic_constraints = {
+        "hidden": ["array-like"],
+        "n_shot": [Interval(Integral, 1, None, closed="left")],
+        "n_query": [Interval(Integral, 1, None, closed="left")],
+        "n_episodes": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     def _episodes(self, X, y, groups):
         """Validate; set ``classes_``, ``n_tasks_``, ``device_``; return ``(X, Episodes, seed)``.
@@ -90,3 +110,29 @@ class EpisodicMixin:
                                         device=self.device_)
                 out.append(module(chunk).cpu().numpy())
         return np.concatenate(out) if out else None
+
+    def _support(self, X_support, y_support, fitted):
+        """Validated support rows and their class codes; unseen classes raise."""
+        check_is_fitted(self, fitted)
+        X_support = validate_data(self, X_support, dtype=np.float32, reset=False)
+        y_support = np.asarray(y_support)
+        unknown = set(np.unique(y_support)) - set(self.classes_.tolist())
+        if unknown:
+            raise ValueError(f"y_support holds classes never seen in fit: {sorted(unknown)}.")
+        return X_support, np.searchsorted(self.classes_, y_support)
+
+    def predict_proba(self, X):
+        """Softmax over the logits (for prototypes: minus the squared distances)."""
+        logits = self._logits(X)
+        logits -= logits.max(1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(1, keepdims=True)
+
+    def decision_function(self, X):
+        """Binary: the second class's logit minus the first's; else the logits."""
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
+
+    def predict(self, X):
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]

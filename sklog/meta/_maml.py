@@ -8,7 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils import torch_seed, torch_threads
@@ -82,21 +82,12 @@ class MAMLClassifier(EpisodicMixin, ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "hidden": ["array-like"],
+        **EpisodicMixin._episodic_constraints,
         "inner_lr": [Interval(Real, 0, None, closed="neither")],
         "inner_steps": [Interval(Integral, 1, None, closed="left")],
         "adapt_steps": [Interval(Integral, 1, None, closed="left"), None],
         "first_order": ["boolean"],
         "meta_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_shot": [Interval(Integral, 1, None, closed="left")],
-        "n_query": [Interval(Integral, 1, None, closed="left")],
-        "n_episodes": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(self, hidden=(64,), inner_lr=0.1, inner_steps=1, adapt_steps=None,
@@ -168,19 +159,14 @@ class MAMLClassifier(EpisodicMixin, ClassifierMixin, BaseEstimator):
         """
         import torch
 
-        check_is_fitted(self, "net_")
-        X_support = validate_data(self, X_support, dtype=np.float32, reset=False)
-        y_support = np.asarray(y_support)
-        unknown = set(np.unique(y_support)) - set(self.classes_.tolist())
-        if unknown:
-            raise ValueError(f"y_support holds classes never seen in fit: {sorted(unknown)}.")
-        if len(np.unique(y_support)) < 2:
+        X_support, codes = self._support(X_support, y_support, "net_")
+        if len(np.unique(codes)) < 2:
             warnings.warn("the support set holds one class: adapting can only push towards "
                           "it.", UserWarning, stacklevel=2)
         adapted = copy.deepcopy(self)
         module = adapted.net_.module_
         x = torch.as_tensor(X_support, device=self.device_)
-        target = torch.as_tensor(np.searchsorted(self.classes_, y_support), device=self.device_)
+        target = torch.as_tensor(codes, device=self.device_)
         module.train()
         with torch_threads(self.n_jobs):
             for _ in range(self.adapt_steps or self.inner_steps):
@@ -197,17 +183,3 @@ class MAMLClassifier(EpisodicMixin, ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         out = self._run_float64(self.net_.module_, X)
         return np.zeros((0, len(self.classes_))) if out is None else out
-
-    def predict_proba(self, X):
-        logits = self._logits(X)
-        logits -= logits.max(1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(1, keepdims=True)
-
-    def decision_function(self, X):
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
-
-    def predict(self, X):
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]

@@ -8,7 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..utils import torch_seed, torch_threads
@@ -71,18 +71,9 @@ class ProtoNetClassifier(EpisodicMixin, ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "hidden": ["array-like"],
+        **EpisodicMixin._episodic_constraints,
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "n_shot": [Interval(Integral, 1, None, closed="left")],
-        "n_query": [Interval(Integral, 1, None, closed="left")],
-        "n_episodes": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
-        "n_jobs": [Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(self, hidden=(64,), embedding_dim=32, dropout=0.1, n_shot=5, n_query=10,
@@ -167,13 +158,7 @@ class ProtoNetClassifier(EpisodicMixin, ClassifierMixin, BaseEstimator):
         -------
         adapted : ProtoNetClassifier
         """
-        check_is_fitted(self, "prototypes_")
-        X_support = validate_data(self, X_support, dtype=np.float32, reset=False)
-        y_support = np.asarray(y_support)
-        unknown = set(np.unique(y_support)) - set(self.classes_.tolist())
-        if unknown:
-            raise ValueError(f"y_support holds classes never seen in fit: {sorted(unknown)}.")
-        codes = np.searchsorted(self.classes_, y_support)
+        X_support, codes = self._support(X_support, y_support, "prototypes_")
         missing = [c for i, c in enumerate(self.classes_) if not (codes == i).any()]
         if missing:
             warnings.warn(f"the support set has no row of class(es) {missing}: their "
@@ -188,19 +173,3 @@ class ProtoNetClassifier(EpisodicMixin, ClassifierMixin, BaseEstimator):
         emb = self._embed(X)
         d = ((emb[:, None, :] - self.prototypes_[None, :, :]) ** 2).sum(-1)
         return -d.astype(np.float64)
-
-    def predict_proba(self, X):
-        """Softmax over minus the squared distances to the prototypes."""
-        logits = self._logits(X)
-        logits -= logits.max(1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(1, keepdims=True)
-
-    def decision_function(self, X):
-        """Binary: how much nearer the second class's prototype is; else minus distances."""
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
-
-    def predict(self, X):
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]
