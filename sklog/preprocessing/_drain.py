@@ -553,7 +553,8 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         Mining in ``fit`` is sequential by nature.
     engine : {"auto", "polars", "python"}, default="auto"
         How lines are preprocessed. ``"polars"``: header parsing and masking
-        of whole batches of lines in polars' Rust regex engine, and mining
+        of whole batches of lines in polars' Rust regex engine, on polars'
+        thread pool (``POLARS_MAX_THREADS``, all cores by default), and mining
         that skips repeated messages whose result cannot have changed (see
         Notes); ``"python"``: line by line with ``re`` and every line given to
         Drain. Both give the same templates on every line. ``"auto"``: polars
@@ -591,9 +592,10 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
     in several clusters keeps the one that holds most of its lines.
 
     The polars engine (the default where polars imports) preprocesses lines
-    in batches of about 130,000 (header, masking and stripping in Rust; lines
-    and regexes on which Rust and Python could differ go through ``re``) and
-    looks each unique masked message of a batch up once. Drain's result
+    in batches of about 130,000 (header, masking and stripping in Rust, one
+    lazy query per batch on polars' thread pool; lines and regexes on which
+    Rust and Python could differ go through ``re``) and looks each unique
+    masked message of a batch up once. Drain's result
     depends on the order of messages, so mining still meets every line in
     order; a repeated message is only not given to Drain again while nothing
     in Drain's tree for its token count has changed since it was last added,
@@ -1038,9 +1040,8 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         flat = []
         lines = itertools.chain.from_iterable(sessions)
         while batch := list(itertools.islice(lines, _BATCH_LINES)):
-            messages = masker(batch)
-            table = {masked: template_of(masked) for masked in dict.fromkeys(messages)}
-            flat.extend(map(table.__getitem__, messages))
+            messages, codes = masker.unique(batch)
+            flat.extend(map([template_of(masked) for masked in messages].__getitem__, codes))
         return _regroup(flat, sessions)
 
     def _transform_lines(self, sessions):
