@@ -54,58 +54,6 @@ def rust_compatible(pattern):
     return True
 
 
-#: Python's ``\d``, ``\w`` and ``\s`` on the ASCII lines that reach Rust, as class bodies.
-_ASCII_SHORTHANDS = {"d": "0-9", "w": "0-9A-Za-z_", "s": r"\t\n\x0b\x0c\r "}
-
-
-@functools.lru_cache(maxsize=256)
-def ascii_classes(pattern):
-    r"""``pattern`` with ``\d``, ``\w``, ``\s`` (and their negations) spelt as ASCII classes.
-
-    Rust's regex reads these shorthands as Unicode classes, whose automata are
-    larger and slower (``blk_-?\d+`` takes about 40% longer than
-    ``blk_-?[0-9]+`` on the HDFS sample). Only ASCII lines without
-    ``\x1c``-``\x1f`` reach Rust, and on them both spellings match the same
-    characters. A pattern this reading cannot rewrite safely (a negated
-    shorthand inside brackets, nested brackets or set operations) is returned
-    unchanged.
-    """
-    out = []
-    i, n = 0, len(pattern)
-    in_class = False
-    while i < n:
-        char = pattern[i]
-        if char == "\\" and i + 1 < n:
-            letter = pattern[i + 1]
-            body = _ASCII_SHORTHANDS.get(letter.lower())
-            if body is None:
-                out.append(pattern[i : i + 2])
-            elif in_class:
-                if letter.isupper():  # [^...] cannot hold a negated class
-                    return pattern
-                out.append(body)
-            else:
-                out.append(f"[^{body}]" if letter.isupper() else f"[{body}]")
-            i += 2
-            continue
-        out.append(char)
-        i += 1
-        if in_class:
-            if char == "[" or pattern.startswith(("&&", "--", "~~"), i - 1):
-                return pattern  # Rust reads nested classes and set operations; Python does not
-            if char == "]":
-                in_class = False
-        elif char == "[":
-            in_class = True
-            if pattern.startswith("^", i):
-                out.append("^")
-                i += 1
-            if pattern.startswith("]", i):  # a leading ] is a literal
-                out.append("]")
-                i += 1
-    return "".join(out)
-
-
 class BatchMasker:
     """Lines -> masked messages, vectorised; the same result as ``python_path`` line by line.
 
@@ -128,9 +76,7 @@ class BatchMasker:
     def __init__(self, python_path, contents, prefixes, masking, wildcard):
         self.python_path = python_path
         self.contents = contents
-        self.prefixes = None if prefixes is None else tuple(
-            None if prefix is None else ascii_classes(prefix) for prefix in prefixes
-        )
+        self.prefixes = prefixes
         self._strict_may_be_empty = (
             prefixes is not None and re._parser.parse(prefixes[0]).getwidth()[0] == 0
         )
@@ -139,8 +85,6 @@ class BatchMasker:
         self.stages = []
         for pattern in masking:
             rust = rust_compatible(pattern)
-            if rust and rust_compatible(ascii_classes(pattern)):
-                pattern = ascii_classes(pattern)
             if rust and self.stages and self.stages[-1][0]:
                 self.stages[-1][1].append(pattern)
             else:
