@@ -56,6 +56,11 @@ class Method:
         the method out of the demo.
     accepts_random_state : bool, default=False
         Whether the factory takes ``random_state``.
+    templater : bool, default=True
+        Whether the method reads template strings, so that
+        :meth:`build_pipeline` puts a ``DrainTemplater`` before it. ``False``
+        for a method whose factory already reads raw lines (CLAD's pipeline
+        starts with its own ``ByteWindower``).
 
     Examples
     --------
@@ -76,6 +81,7 @@ class Method:
     description: str
     demo_params: dict | None = field(default=None, compare=False)
     accepts_random_state: bool = False
+    templater: bool = True
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -126,6 +132,9 @@ class Method:
 
         When the factory already returns a pipeline (the supervised baselines
         do), the templater becomes its first step, so the pipeline stays flat.
+        A method with ``templater=False`` reads raw lines itself: its
+        pipeline comes back as the factory builds it (a bare estimator
+        wrapped in a one-step pipeline) and ``log_format`` is not used.
 
         Parameters
         ----------
@@ -140,7 +149,7 @@ class Method:
         -------
         pipeline : Pipeline
             Steps named as :func:`~sklearn.pipeline.make_pipeline` names
-            them (``"draintemplater"`` first).
+            them (``"draintemplater"`` first, unless ``templater=False``).
 
         Examples
         --------
@@ -148,12 +157,16 @@ class Method:
         >>> pipe = get_method("logistic").build_pipeline(log_format="HDFS", random_state=0)
         >>> [name for name, _ in pipe.steps]
         ['draintemplater', 'templatecounter', 'logisticregression']
+        >>> [name for name, _ in get_method("clad").build_pipeline(random_state=0).steps]
+        ['bytewindower', 'clad']
         """
         from sklearn.pipeline import Pipeline, make_pipeline
 
         from .preprocessing import DrainTemplater
 
         estimator = self.build(random_state, **params)
+        if not self.templater:
+            return estimator if isinstance(estimator, Pipeline) else make_pipeline(estimator)
         templater = DrainTemplater(log_format=log_format)
         if isinstance(estimator, Pipeline):
             estimator.steps.insert(0, ("draintemplater", templater))
@@ -186,6 +199,10 @@ _COUNT_CLASSIFIERS = (
     ("gradient_boosting", "HistGradientBoosting", "make_hist_gradient_boosting",
      "histogram gradient boosting", False),
 )
+
+_CLAD_RULE = ("log-odds threshold maximising F1 on the seeded stratified 10% of the training "
+              "sessions held out for early stopping (threshold='auto'; argmax when that part "
+              "holds no anomaly)")
 
 #: name -> :class:`Method`, in display order: baselines, then the papers' methods.
 METHODS = {method.name: method for method in (
@@ -238,6 +255,14 @@ METHODS = {method.name: method for method in (
         description="Siamese LSTM: session embeddings learnt from pairs, then an MLP on them",
         demo_params={"max_epochs": 3, "device": "cpu"},
         accepts_random_state=True,
+    ),
+    Method(
+        name="clad", label="CLAD", factory="sklog.clad:make_clad_pipeline", kind="classifier",
+        needs_labels=True,
+        threshold_rule=_CLAD_RULE,
+        description="CLAD: compressed bytes of each session (ByteWindower, zstd), dilated "
+                    "convolutions, mLSTM + self-attention, focal + contrastive loss",
+        accepts_random_state=True, templater=False,
     ),
 )}
 

@@ -144,3 +144,66 @@ def test_every_method_has_one_raw_hdfs_row_at_least():
     for cell in plain:  # the rule recorded in the row is the registry's
         assert cell.threshold_rule == METHODS[cell.method_name].threshold_rule
 
+
+
+# -- CLAD reads raw lines through its own ByteWindower (templater=False) ----------------------
+
+CLAD_TINY = dict(max_bytes=512, codec=None, d_model=16, n_heads=2, n_blocks=1, pretrain_epochs=0,
+                 max_epochs=8, lr=3e-3, batch_size=16, validation_fraction=0.0)
+
+
+def test_clad_pipeline_has_no_templater_and_learns(hdfs_like_blocks):
+    from sklearn.metrics import f1_score
+
+    from sklog.clad import CLAD
+    from sklog.preprocessing import ByteWindower
+
+    method = get_method("clad")
+    assert (method.kind, method.needs_labels, method.templater) == ("classifier", True, False)
+    assert all(m.templater for name, m in METHODS.items() if name != "clad")
+    default = method.build_pipeline(log_format="HDFS", random_state=3)
+    assert [name for name, _ in default.steps] == ["bytewindower", "clad"]
+    assert default[0].max_bytes == 1024 and default[0].codec == "zstd"
+    assert default[-1].random_state == 3 and default[-1].threshold == "auto"
+    pipe = method.build_pipeline(random_state=0, **CLAD_TINY)
+    assert isinstance(pipe[0], ByteWindower) and isinstance(pipe[-1], CLAD)
+    X, y = hdfs_like_blocks(30, 15, seed=0)
+    X_test, y_test = hdfs_like_blocks(20, 10, seed=1)
+    pipe.fit(X, y)
+    assert f1_score(y_test, pipe.predict(X_test)) == 1.0
+
+
+def test_clad_rows_are_registered_on_raw_hdfs():
+    from sklog.benchmarks.cells.clad import build_rows
+
+    cells = [c for c in load_cells() if c.method_name == "clad"]
+    assert {c.method for c in cells} == set(build_rows())
+    assert {(c.dataset, c.protocol, c.quick) for c in cells} == {("hdfs_raw", "natural", False)}
+    default = next(c for c in cells if c.method == "ByteWindower(zstd) + CLAD")
+    assert default.threshold_rule.startswith(METHODS["clad"].threshold_rule)
+    pipe = default.build(5)
+    assert [name for name, _ in pipe.steps] == ["bytewindower", "clad"]
+    assert (pipe[-1].random_state, pipe[-1].pretrain_epochs, pipe[-1].max_epochs) == (5, 1, 10)
+    raw = next(c for c in cells if c.method == "ByteWindower(raw bytes) + CLAD").build(0)
+    assert raw[0].codec is None
+
+
+def test_sklog_fit_and_detect_with_clad(tmp_path, capsys, hdfs_like_blocks):
+    from sklog.cli import main
+
+    sessions, y = hdfs_like_blocks(30, 15)
+    log, labels = tmp_path / "train.log", tmp_path / "labels.csv"
+    log.write_text("".join(line + "\n" for session in sessions for line in session))
+    labels.write_text("BlockId,Label\n" + "".join(
+        f"blk_{i},{'Anomaly' if label else 'Normal'}\n" for i, label in enumerate(y)))
+    model = tmp_path / "clad.joblib"
+    assert main(["fit", str(log), "--session-key", r"blk_\d+", "--labels", str(labels),
+                 "--method", "clad", "--max-epochs", "2", "--out", str(model),
+                 "--quiet"]) == 0
+    saved = joblib.load(model)
+    assert saved["method"] == "clad" and saved["kind"] == "classifier"
+    assert [name for name, _ in saved["pipeline"].steps] == ["bytewindower", "clad"]
+    assert saved["pipeline"][-1].max_epochs == 2
+    capsys.readouterr()
+    assert main(["detect", str(log), "--model", str(model), "--format", "json"]) == 0
+    assert "45 sessions scored" in capsys.readouterr().err
