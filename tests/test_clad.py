@@ -156,6 +156,30 @@ def test_learns_error_lines_with_margin(fitted, blocks):
     assert not fitted.net_.mixed_precision  # CPU: float32
 
 
+def test_batches_are_trimmed_to_their_longest_frame(fitted, blocks, monkeypatch):
+    B, y, B_test, _, _ = blocks
+    seen = []
+    forward = CLADModule.forward
+
+    def spy(self, ids, *args, **kwargs):
+        last = ids.shape[1] - int(torch.argmax((ids.flip(1) >= 0).int(), dim=1).min())
+        seen.append((ids.shape[1], last))
+        return forward(self, ids, *args, **kwargs)
+
+    monkeypatch.setattr(CLADModule, "forward", spy)
+    CLAD(**{**TINY, "max_epochs": 1, "validation_fraction": 0.2}).fit(B, y)  # both stages
+    n_fit = len(seen)
+    scores = fitted.decision_function(B_test)
+    assert n_fit > 4 and len(seen) > n_fit
+    for width, last in seen:  # every batch ends at its longest frame's last byte
+        assert width == last < B.shape[1]
+    # identical to scoring every row padded to max_bytes in one batch
+    module = fitted.net_.module_.eval()
+    with torch.no_grad():
+        full = forward(module, torch.as_tensor(B_test))["logits"].double().numpy()
+    np.testing.assert_allclose(scores, full[:, 1] - full[:, 0] - fitted.threshold_, atol=1e-5)
+
+
 def test_explain_points_at_the_error_line(fitted, blocks):
     _, _, B_test, y_test, X_test = blocks
     contributions = fitted.explain(B_test[y_test == 1])
