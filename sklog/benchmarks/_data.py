@@ -74,6 +74,40 @@ PROTOCOLS = {
     "multi_system": _multi_system_protocols(),
 }
 
+#: leave-one-system-out (issue #10): system name -> the dataset of its labelled sessions
+LOSO_SYSTEMS = {"hdfs": "hdfs_raw", "bgl": "bgl_raw"}
+#: labelled target sessions *per class* in the support set (k anomalous + k normal)
+LOSO_SHOTS = (0, 5, 10, 20)
+#: sessions kept per system (stratified, seeded): bounds the CPU cost of a row
+LOSO_MAX_SESSIONS = 4000
+#: share of the target's sessions the support may be drawn from; the rest is the test part
+LOSO_POOL_SIZE = 0.5
+#: windows of raw BGL lines (non-overlapping) of the ``loso`` dataset
+LOSO_BGL_WINDOW = 20
+
+
+def loso_protocol(target, k):
+    """The ``loso`` protocol name of left-out system ``target`` with ``k`` shots per class.
+
+    Examples
+    --------
+    >>> from sklog.benchmarks._data import loso_protocol, loso_roles
+    >>> loso_protocol("bgl", 5), loso_roles("bgl:k=5")
+    ('bgl:k=5', (('hdfs',), 'bgl', 5))
+    """
+    return f"{target}:k={k}"
+
+
+def loso_roles(protocol):
+    """``(source systems, target system, k)`` of a ``loso`` protocol."""
+    target, _, k = protocol.partition(":k=")
+    if target not in LOSO_SYSTEMS or not k.isdigit():
+        raise DataUnavailable(f"dataset 'loso' has no protocol {protocol!r}")
+    return tuple(s for s in LOSO_SYSTEMS if s != target), target, int(k)
+
+
+PROTOCOLS["loso"] = tuple(loso_protocol(t, k) for t in LOSO_SYSTEMS for k in LOSO_SHOTS)
+
 #: The (dataset, protocol) pairs of the MLAD evaluation tables, in table order.
 #: ``thunderbird_2k`` holds no alert line (every column 1 is ``-``), so its test
 #: parts are empty: its split raises :class:`DataUnavailable`, and in
@@ -129,6 +163,13 @@ SESSION_RULES = {
         "training part") for p in PROTOCOLS["multi_system"]},
 }
 
+SESSION_RULES.update({("loso", p): (
+    r"HDFS: one session per block (every raw line naming blk_-?\d+); BGL: non-overlapping "
+    f"windows of {LOSO_BGL_WINDOW} raw lines of bgl_raw_sample.log.gz (label column removed; "
+    "anomalous when a window holds an alert line); each system templated by its own "
+    "DrainTemplater (loghub preset) fitted without labels on its sessions outside the target's "
+    "test part (source: all of them; target: its support pool)") for p in PROTOCOLS["loso"]})
+
 #: Sizes ``--quick`` caps each part at (sessions); subsampling is seeded.
 QUICK_CAPS = {
     ("bgl_seq", "balanced"): {"train": 20_000, "test_per_class": 5_000},
@@ -137,6 +178,7 @@ QUICK_CAPS = {
     # per system, before the parts are combined (fused training: up to 3 x train)
     **{("multi_system", p): {"train": 10_000, "test_per_class": 2_500}
        for p in PROTOCOLS["multi_system"]},
+    **{("loso", p): {"per_system": 1500} for p in PROTOCOLS["loso"]},
 }
 
 
@@ -336,7 +378,8 @@ _LOADERS = {"hdfs_raw": _load_hdfs_raw, "hdfs_deeplog": _only_data_dir(_load_hdf
             "bgl_raw": _only_data_dir(_load_bgl_raw)}
 
 #: datasets made of others (loaded through the cache, so each part is read once)
-_COMPOSITE = {"multi_system": tuple(MULTI_SYSTEMS.values())}
+_COMPOSITE = {"multi_system": tuple(MULTI_SYSTEMS.values()),
+              "loso": tuple(LOSO_SYSTEMS.values())}
 
 
 class DatasetCache:
@@ -462,6 +505,9 @@ def make_split(dataset, protocol, data, seed, *, quick=False):
         split = _need_test_anomalies(Split(dataset, protocol, _take(X, train), y[train],
                                            _take(X, test), y[test], info, test_index=test,
                                            train_index=train))
+
+    elif dataset == "loso":
+        split = _loso_split(protocol, data, seed, quick, info)
 
     else:  # pragma: no cover - PROTOCOLS and the branches above agree
         raise DataUnavailable(f"no builder for {(dataset, protocol)}")
@@ -635,3 +681,108 @@ def validation_split(split, seed):
         "rows fitted on the first and scored on the second")
     return _record_sizes(Split(split.dataset, split.protocol, _take(split.X_train, fit), y[fit],
                                _take(split.X_train, valid), y[valid], info))
+
+
+# -- leave-one-system-out with k target shots (issue #10) -------------------------------------
+
+def loso_sessions(parts):
+    """``{system: (X, y)}``: the labelled raw-line sessions of every :data:`LOSO_SYSTEMS`."""
+    from ..preprocessing import labels_from_line_labels, windows_from_lines
+
+    out = {}
+    for system, dataset in LOSO_SYSTEMS.items():
+        data = parts[dataset]
+        if dataset == "bgl_raw":
+            X, indices = windows_from_lines(data["lines"], size=LOSO_BGL_WINDOW)
+            y = labels_from_line_labels(data["line_y"], indices)
+        else:
+            X, y = data["X"], data["y"]
+        out[system] = (list(X), np.asarray(y, dtype=np.int64))
+    return out
+
+
+def _stratified_cap(y, cap, rng):
+    """Sorted indices of a seeded stratified ``cap`` of ``y`` (all rows when ``len(y) <= cap``)."""
+    from sklearn.model_selection import train_test_split
+
+    if cap is None or len(y) <= cap:
+        return np.arange(len(y))
+    keep, _ = train_test_split(np.arange(len(y)), train_size=cap, stratify=y,
+                               random_state=rng.randint(np.iinfo(np.int32).max))
+    return np.sort(keep)
+
+
+def _loso_templated(data, seed, quick, target):
+    """Templated, capped sessions of every system with the target's pool and test part.
+
+    Built once per (seed, quick, target): every ``k`` shares it, so every ``k`` of
+    a seed is scored on the same test sessions.
+    """
+    from ..metrics import FewShotSplit
+    from ..preprocessing import DrainTemplater
+
+    key = ("loso", seed, bool(quick), target)
+    if key in data["per_seed"]:
+        return data["per_seed"][key]
+    if "sessions" not in data:
+        data["sessions"] = loso_sessions(data["parts"])
+    cap = QUICK_CAPS[("loso", loso_protocol(target, 0))]["per_system"] if quick \
+        else LOSO_MAX_SESSIONS
+    rng = np.random.RandomState(seed)
+    X_all, y_all, groups = [], [], []
+    for system, (X, y) in data["sessions"].items():
+        keep = _stratified_cap(y, cap, rng)
+        X_all.extend(X[i] for i in keep)
+        y_all.append(y[keep])
+        groups.extend([system] * len(keep))
+    y_all, groups = np.concatenate(y_all), np.asarray(groups)
+    pool, test = FewShotSplit(target, 0, pool_size=LOSO_POOL_SIZE,
+                              random_state=seed).pool_and_test(y_all, groups)
+    templated, templating = [None] * len(X_all), {}
+    test_rows = set(test.tolist())
+    for system, dataset in LOSO_SYSTEMS.items():
+        rows = np.flatnonzero(groups == system)
+        fit_rows = [i for i in rows if i not in test_rows]  # the target's test part: never
+        templater = DrainTemplater(**TEMPLATERS[dataset]).fit([X_all[i] for i in fit_rows])
+        out = templater.transform([X_all[i] for i in rows])
+        for i, session in zip(rows, out, strict=True):
+            templated[i] = session
+        templating[system] = (
+            f"DrainTemplater({', '.join(f'{k}={v!r}' for k, v in TEMPLATERS[dataset].items())}) "
+            f"fitted without labels on {len(fit_rows)} {system} sessions "
+            f"({'its support pool' if system == target else 'all of them'}): "
+            f"{len(templater.templates_)} templates")
+    built = {"X": templated, "y": y_all, "groups": groups, "test": test, "pool": pool,
+             "templating": templating, "cap": cap}
+    data["per_seed"][key] = built
+    return built
+
+
+def _loso_split(protocol, data, seed, quick, info):
+    """Train = source sessions + ``k`` anomalous and ``k`` normal target sessions; test = the
+    target's test part. Sessions are :class:`~sklog.meta.SystemSession` objects (template
+    strings that know their system), so an adapter tells the support from the sources."""
+    from ..meta import tag_sessions
+    from ..metrics import FewShotSplit
+
+    sources, target, k = loso_roles(protocol)
+    built = _loso_templated(data, seed, quick, target)
+    X, y, groups = built["X"], built["y"], built["groups"]
+    source, support, test = FewShotSplit(target, k, pool_size=LOSO_POOL_SIZE,
+                                         random_state=seed).split(y, groups)
+    assert np.array_equal(test, built["test"])  # the same test part for every k
+    train = np.concatenate([source, support])
+    X_train = [s for i in train for s in tag_sessions([X[i]], groups[i])]
+    X_test = tag_sessions(_take(X, test), target)
+    info.update(system=target, target=target, train_systems=list(sources), k=k,
+                n_support=len(support), n_source=len(source),
+                templating=dict(built["templating"]))
+    info["split_rule"] = (
+        f"leave-one-system-out, target {target}, k={k}: each system capped at a seeded "
+        f"stratified {built['cap']} sessions; the target split stratified "
+        f"{LOSO_POOL_SIZE:.0%} support pool / {1 - LOSO_POOL_SIZE:.0%} test (seed {seed}, the "
+        f"same test part for every k); train = every {'+'.join(sources)} session + {k} "
+        f"anomalous and {k} normal sessions of the pool (FewShotSplit); test = the target's "
+        "test part (natural anomaly ratio)")
+    return _need_test_anomalies(Split("loso", protocol, X_train, y[train], X_test, y[test], info,
+                                      test_index=test, train_index=train))

@@ -1,6 +1,7 @@
 """Anomaly-positive scorers, evaluation helpers and protocol splitters."""
 
 from ._protocols import (
+    FewShotSplit,
     LeaveOneSystemOut,
     NormalOnlySplit,
     balanced_normal_split,
@@ -17,6 +18,7 @@ from ._scorers import (
 )
 
 __all__ = [
+    "FewShotSplit",
     "LeaveOneSystemOut",
     "NormalOnlySplit",
     "anomaly_mask",

@@ -171,3 +171,110 @@ class LeaveOneSystemOut(LeaveOneGroupOut):
     >>> LeaveOneSystemOut().get_n_splits(groups=["HDFS", "BGL", "HDFS"])
     2
     """
+
+
+class FewShotSplit:
+    """One left-out system's parts: the other systems, ``k`` labelled target shots, a test part.
+
+    The leave-one-system-out protocol with ``k``-shot target support (issue #10):
+
+    1. ``source``: every row of every system but ``target``.
+    2. The target's rows are split at random, stratified by label, into a
+       *support pool* (``pool_size``) and a *test part* (the rest). The test
+       part depends on ``random_state`` only, never on ``k``: every ``k`` of a
+       seed is scored on the same rows, and no support row is ever drawn from it.
+    3. ``support``: ``k`` anomalous **and** ``k`` normal rows of the pool (``2k``
+       labelled target rows in all), the first ``k`` of a seeded order of each
+       class, so the support of a smaller ``k`` is part of that of a larger one.
+       ``k = 0`` is no target label at all.
+
+    Parameters
+    ----------
+    target : hashable
+        The left-out system (a value of ``groups``).
+    k : int >= 0
+        Labelled target rows *per class* in the support set.
+    pool_size : float in (0, 1), default=0.5
+        Share of the target's rows the support may be drawn from.
+    random_state : int, RandomState instance or None, default=None
+
+    Raises
+    ------
+    ValueError
+        From :meth:`split`: ``target`` is no system of ``groups``; the target
+        holds no anomaly (nothing to test) or no normal row; the pool holds
+        fewer than ``k`` anomalous or ``k`` normal rows (``k`` larger than the
+        target allows: the message gives the largest ``k`` possible).
+
+    Examples
+    --------
+    >>> from sklog.metrics import FewShotSplit
+    >>> y = [0, 1] * 10 + [0, 0, 0, 1] * 10
+    >>> groups = ["a"] * 20 + ["b"] * 40
+    >>> source, support, test = FewShotSplit("b", k=2, random_state=0).split(y, groups)
+    >>> len(source), len(support), len(test)
+    (20, 4, 20)
+    >>> sorted(set(support.tolist()) & set(test.tolist()))
+    []
+    """
+
+    def __init__(self, target, k, *, pool_size=0.5, random_state=None):
+        self.target = target
+        self.k = k
+        self.pool_size = pool_size
+        self.random_state = random_state
+
+    def pool_and_test(self, y, groups):
+        """``(pool, test)``: sorted indices of the target's support pool and test part."""
+        anomalous = anomaly_mask(y)
+        groups = np.asarray(groups)
+        if len(groups) != len(anomalous):
+            raise ValueError(f"groups has {len(groups)} entries for {len(anomalous)} rows.")
+        if not 0 < self.pool_size < 1:
+            raise ValueError(f"pool_size must be in (0, 1), got {self.pool_size!r}.")
+        rows = np.flatnonzero(groups == self.target)
+        if not len(rows):
+            raise ValueError(f"target={self.target!r} is not a system of groups "
+                             f"(systems: {sorted(set(groups.tolist()))}).")
+        n_anomalous = int(anomalous[rows].sum())
+        if n_anomalous < 2 or n_anomalous == len(rows):
+            raise ValueError(
+                f"target {self.target!r} holds {n_anomalous} anomalous and "
+                f"{len(rows) - n_anomalous} normal rows: the protocol needs at least two "
+                "anomalies (one to draw support from, one to test) and normal rows.")
+        rng = check_random_state(self.random_state)
+        pool, test = train_test_split(rows, train_size=self.pool_size,
+                                      stratify=anomalous[rows],
+                                      random_state=rng.randint(np.iinfo(np.int32).max))
+        return np.sort(pool), np.sort(test)
+
+    def split(self, y, groups):
+        """``(source, support, test)``: sorted integer indices into ``y``.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_rows,)
+            ``0`` normal, ``1`` anomaly (see :func:`~sklog.metrics.anomaly_mask`).
+        groups : array-like of shape (n_rows,)
+            The system of each row.
+        """
+        if not isinstance(self.k, (int, np.integer)) or isinstance(self.k, bool) or self.k < 0:
+            raise ValueError(f"k must be an integer >= 0, got {self.k!r}.")
+        anomalous = anomaly_mask(y)
+        groups = np.asarray(groups)
+        pool, test = self.pool_and_test(y, groups)
+        source = np.flatnonzero(groups != self.target)
+        # a second stream, so the support order does not depend on how the pool was drawn
+        rng = np.random.default_rng(
+            [check_random_state(self.random_state).randint(np.iinfo(np.int32).max), 1])
+        support = []
+        for cls in (True, False):
+            rows = pool[anomalous[pool] == cls]
+            if self.k > len(rows):
+                largest = min(int(anomalous[pool].sum()), int((~anomalous[pool]).sum()))
+                raise ValueError(
+                    f"k={self.k} is larger than the target allows: its support pool holds "
+                    f"{len(rows)} {'anomalous' if cls else 'normal'} rows (largest k: "
+                    f"{largest}).")
+            support.append(rng.permutation(rows)[:self.k])
+        return source, np.sort(np.concatenate(support)).astype(np.int64), test

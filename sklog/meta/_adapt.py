@@ -1,0 +1,200 @@
+"""Fit on labelled source systems, adapt to a new system's few labelled sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.validation import check_is_fitted
+
+from ..utils import check_session_labels
+
+
+class SystemSession(list):
+    """A session (a list of lines or templates) that knows its system: ``.system``.
+
+    Pipelines read it as the plain list it is; :class:`FewShotAdapter` reads
+    ``system`` when ``fit`` gets no ``groups``, which is how the benchmark
+    harness (whose ``fit`` passes ``X`` and ``y`` only) tells it which
+    training rows are the target's support.
+    """
+
+    def __init__(self, lines=(), system=None):
+        super().__init__(lines)
+        self.system = system
+
+    def __reduce__(self):
+        return (type(self), (list(self), self.system))
+
+
+def tag_sessions(X, system):
+    """``X`` as :class:`SystemSession` objects of ``system``.
+
+    Examples
+    --------
+    >>> from sklog.meta import tag_sessions
+    >>> [s.system for s in tag_sessions([["a"], ["b"]], "HDFS")]
+    ['HDFS', 'HDFS']
+    """
+    return [SystemSession(s, system) for s in X]
+
+
+def session_systems(X):
+    """The ``system`` of every session (``None`` for a session that has none)."""
+    return np.array([getattr(s, "system", None) for s in X], dtype=object)
+
+
+def _fit_features(features, X, y):
+    """A fitted clone of ``features`` and its output on ``X``."""
+    fitted = clone(features)
+    return fitted, fitted.fit(X, y).transform(X)
+
+
+class FewShotAdapter(ClassifierMixin, BaseEstimator):
+    """Features and a learner fitted on source systems, then adapted to a target's support.
+
+    ``fit(X, y, groups)`` splits the rows by system: the rows of ``target`` are
+    its *support set* (a few labelled sessions of the new system, possibly
+    none), every other row is *source*. Then:
+
+    1. ``features`` (e.g. ``FeatureUnion`` of
+       :class:`~sklog.feature_extraction.BertEmbedder` and
+       :class:`~sklog.feature_extraction.StructuralFeatures`, a scaler, a
+       :class:`~sklog.feature_selection.MutualInfoSelector`) is fitted on
+       source and support rows together: the only rows there are.
+    2. A learner with ``adapt`` (:class:`ProtoNetClassifier`,
+       :class:`MAMLClassifier`) is fitted on the source rows, resampled by
+       ``sampler`` (e.g. SMOTE) when given, with ``groups`` as its tasks; then
+       ``learner_ = learner_.adapt(support)``. With no support row (``k = 0``) it
+       is used as fitted on the sources.
+    3. Any other learner (a baseline) is fitted on source and support rows
+       together, resampled by ``sampler`` when given.
+
+    Nothing is tuned on the rows scored later: predictions use the learner's
+    own rule (nearest prototype, argmax).
+
+    Parameters
+    ----------
+    features : transformer
+        Sessions -> feature array; cloned and fitted in ``fit``.
+    learner : classifier
+        Cloned and fitted in ``fit``.
+    target : hashable or None, default=None
+        The system adapted to. ``None``: no row is support.
+    sampler : imbalanced-learn sampler or None, default=None
+        Resamples the feature rows the learner is fitted on (cloned).
+    memory : object with a ``cache`` method (e.g. ``joblib.Memory``) or None, default=None
+        Caches fitting ``features`` (keyed by its parameters, ``X``, ``y``), as
+        ``Pipeline(memory=...)`` does: rows that share features and training
+        data fit them once.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    features_ : transformer
+    learner_ : classifier
+        Fitted, and adapted when there was support.
+    n_source_, n_support_ : int
+        Rows of each kind ``fit`` received.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sklog.meta import FewShotAdapter, ProtoNetClassifier, tag_sessions
+    >>> counts = FunctionTransformer(lambda X: np.array([[s.count("a"), s.count("b")]
+    ...                                                   for s in X], dtype=float))
+    >>> source = tag_sessions([["a"] * 3] * 20 + [["b"] * 3] * 20, "old")
+    >>> support = tag_sessions([["a", "c"], ["b", "c"]], "new")
+    >>> model = FewShotAdapter(counts, ProtoNetClassifier(max_epochs=2, random_state=0),
+    ...                        target="new")
+    >>> model.fit(source + support, [0] * 20 + [1] * 20 + [0, 1]).n_support_
+    2
+    >>> model.predict([["a", "a"], ["b", "b"]]).tolist()
+    [0, 1]
+    """
+
+    _parameter_constraints = {
+        "features": [HasMethods(["fit", "transform"])],
+        "learner": [HasMethods(["fit", "predict"])],
+        "target": "no_validation",
+        "sampler": [HasMethods(["fit_resample"]), None],
+        "memory": [HasMethods(["cache"]), None],
+    }
+
+    def __init__(self, features, learner, *, target=None, sampler=None, memory=None):
+        self.features = features
+        self.learner = learner
+        self.target = target
+        self.sampler = sampler
+        self.memory = memory
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, groups=None):
+        """Fit the features and the learner on the sources; adapt to the target's support.
+
+        Parameters
+        ----------
+        X : sequence of sessions
+        y : array-like of shape (n_sessions,)
+        groups : array-like of shape (n_sessions,), optional
+            The system of each session; ``None``: read from each session's
+            ``system`` attribute (:func:`tag_sessions`).
+
+        Returns
+        -------
+        self : FewShotAdapter
+        """
+        X = list(X)
+        y = check_session_labels(y, len(X))
+        groups = session_systems(X) if groups is None else np.asarray(groups, dtype=object)
+        if len(groups) != len(X):
+            raise ValueError(f"groups has {len(groups)} entries for {len(X)} sessions.")
+        support = np.array([g == self.target for g in groups], dtype=bool) \
+            if self.target is not None else np.zeros(len(X), dtype=bool)
+        if support.all():
+            raise ValueError(f"every row is of the target system {self.target!r}: there is no "
+                             "source system to learn from.")
+        self.classes_ = np.unique(y)
+        self.n_support_, self.n_source_ = int(support.sum()), int((~support).sum())
+        fit_features = _fit_features if self.memory is None else self.memory.cache(_fit_features)
+        self.features_, Z = fit_features(self.features, [list(s) for s in X], y)
+        adaptive = hasattr(self.learner, "adapt")
+        rows = ~support if adaptive else np.ones(len(X), dtype=bool)
+        Z_fit, y_fit, g_fit = Z[rows], y[rows], groups[rows]
+        if self.sampler is not None:
+            Z_fit, y_fit = clone(self.sampler).fit_resample(Z_fit, y_fit)
+            g_fit = None  # resampled rows have no system: one task
+        learner = clone(self.learner)
+        if adaptive:
+            learner.fit(Z_fit, y_fit, groups=None if g_fit is None else g_fit.astype(str))
+            if self.n_support_:
+                learner = learner.adapt(Z[support], y[support])
+        else:
+            learner.fit(Z_fit, y_fit)
+        self.learner_ = learner
+        return self
+
+    def _transform(self, X):
+        check_is_fitted(self, "learner_")
+        return self.features_.transform(list(X))
+
+    def predict(self, X):
+        return self.learner_.predict(self._transform(X))
+
+    def predict_proba(self, X):
+        return self.learner_.predict_proba(self._transform(X))
+
+    def decision_function(self, X):
+        Z = self._transform(X)
+        if hasattr(self.learner_, "decision_function"):
+            return self.learner_.decision_function(Z)
+        p = self.learner_.predict_proba(Z)
+        return p[:, 1] if p.shape[1] == 2 else p
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.target_tags.required = True
+        return tags
