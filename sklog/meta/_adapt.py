@@ -44,6 +44,46 @@ def session_systems(X):
     return np.array([getattr(s, "system", None) for s in X], dtype=object)
 
 
+class FitMemory:
+    """An in-memory ``memory`` for :class:`FewShotAdapter`: the last ``maxsize`` results.
+
+    Like ``joblib.Memory`` (``cache(func)`` returns a memoised ``func``, keyed by
+    :func:`joblib.hash` of its arguments) but kept in the process, never on disk,
+    and returning the very objects computed (a fitted ``BertEmbedder`` keeps its
+    template cache). Models that fit the same features on the same rows with
+    the same ``random_state`` share one fit.
+
+    Examples
+    --------
+    >>> from sklog.meta import FitMemory
+    >>> memory = FitMemory(maxsize=1)
+    >>> square = memory.cache(lambda x: x * x)
+    >>> square(3), square(3), len(memory)
+    (9, 9, 1)
+    """
+
+    def __init__(self, maxsize=2):
+        self.maxsize = maxsize
+        self._store = {}
+
+    def __len__(self):
+        return len(self._store)
+
+    def cache(self, func):
+        import joblib
+
+        def cached(*args):
+            key = joblib.hash((getattr(func, "__module__", None),
+                               getattr(func, "__qualname__", None), args))
+            if key not in self._store:
+                while self._store and len(self._store) >= self.maxsize:
+                    self._store.pop(next(iter(self._store)))
+                self._store[key] = func(*args)
+            return self._store[key]
+
+        return cached
+
+
 def _fit_features(features, X, y):
     """A fitted clone of ``features`` and its output on ``X``."""
     fitted = clone(features)

@@ -28,6 +28,7 @@ nothing is tuned on target rows.
 
 from __future__ import annotations
 
+from ...meta import FitMemory
 from .._data import LOSO_SHOTS, LOSO_SYSTEMS, loso_protocol
 from .._registry import register
 
@@ -36,35 +37,11 @@ N_SELECTED = 64
 #: trees of MutualInfoSelector's random forest (its default 100 halved for CPU time)
 SELECTOR_TREES = 50
 
-class FeatureMemory:
-    """``FewShotAdapter(memory=...)`` in memory: the last ``maxsize`` fitted feature steps.
-
-    Every row of one (protocol, seed) fits the same features (same parameters and
-    ``random_state``) on the same training rows, so they are fitted once and
-    shared: a row's ``fit_seconds`` then holds its learner only. Keyed by
-    :func:`joblib.hash` of the arguments; nothing is written to disk.
-    """
-
-    def __init__(self, maxsize=2):
-        self.maxsize = maxsize
-        self._store = {}
-
-    def cache(self, func):
-        import joblib
-
-        def cached(*args):
-            key = joblib.hash((func.__module__, func.__qualname__, args))
-            if key not in self._store:
-                while len(self._store) >= self.maxsize:
-                    self._store.pop(next(iter(self._store)))
-                self._store[key] = func(*args)
-            return self._store[key]
-
-        return cached
-
-
-#: shared by every row of this module
-FEATURE_MEMORY = FeatureMemory()
+#: shared by every row of this module: every row of one (protocol, seed) fits the same
+#: features (same parameters and random_state) on the same training rows, so they are
+#: fitted once; a row's fit_seconds then holds its learner (and the features only when
+#: it is the first row of its protocol and seed)
+FEATURE_MEMORY = FitMemory(maxsize=2)
 
 _RULE = {
     "proto": "nearest prototype (prototypes: class means of the support rows; k=0: of the "
