@@ -54,6 +54,75 @@ def rust_compatible(pattern):
     return True
 
 
+#: Lines longer than this (bytes) are checked for more tokens than any template has.
+_LONG_LINE = 1024
+
+_WHITESPACE = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+def _consumes_no_whitespace(items):
+    """Whether a parsed regex (``re._parser``) can match no whitespace character.
+
+    Conservative: ``.``, a negated literal or class, ``\\s``, ``\\W``, ``\\D``
+    and anything unknown count as able to.
+    """
+    from re import _constants as c
+
+    safe_categories = {c.CATEGORY_DIGIT, c.CATEGORY_WORD, c.CATEGORY_NOT_SPACE}
+    for op, value in items:
+        if op is c.LITERAL:
+            if chr(value).isspace():
+                return False
+        elif op is c.IN:
+            for kind, item in value:
+                if kind is c.LITERAL and not chr(item).isspace():
+                    continue
+                if kind is c.RANGE and not any(item[0] <= ord(w) <= item[1]
+                                               for w in _WHITESPACE):
+                    continue
+                if kind is c.CATEGORY and item in safe_categories:
+                    continue
+                return False
+        elif op is c.BRANCH:
+            if not all(_consumes_no_whitespace(branch) for branch in value[1]):
+                return False
+        elif op is c.SUBPATTERN:
+            if not _consumes_no_whitespace(value[3]):
+                return False
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            if not _consumes_no_whitespace(value[2]):
+                return False
+        elif op is c.ATOMIC_GROUP:
+            if not _consumes_no_whitespace(value):
+                return False
+        elif op in (c.AT, c.ASSERT, c.ASSERT_NOT, c.GROUPREF):
+            continue  # zero-width, or a repeat of a group already checked
+        else:
+            return False
+    return True
+
+
+def keeps_token_count(pattern):
+    """Whether replacing ``pattern``'s matches by a non-blank word keeps every text's token count.
+
+    True when no match can be empty (an empty match may put a new token
+    between two spaces) or hold whitespace (which would join tokens).
+    """
+    try:
+        parsed = re._parser.parse(pattern)
+    except (re.error, TypeError):
+        return False
+    return parsed.getwidth()[0] > 0 and _consumes_no_whitespace(parsed)
+
+
+@functools.lru_cache(maxsize=64)
+def _more_tokens_than(n):
+    """A Rust regex matching text of more than ``n`` tokens, scanning only as far as
+    token ``n + 1``; ``None`` where it exceeds the engine's size limit."""
+    pattern = rf"^\s*(?:\S+\s+){{{n}}}\S"
+    return pattern if rust_compatible(pattern) else None
+
+
 class BatchMasker:
     """Lines -> masked messages, vectorised; the same result as ``python_path`` line by line.
 
@@ -71,6 +140,16 @@ class BatchMasker:
         The masking regexes, in order.
     wildcard : str
         What every masked span is replaced with.
+
+    Notes
+    -----
+    :meth:`unique` with ``longest`` leaves the remaining masks undone on a
+    long line (over ``_LONG_LINE`` bytes) that has more than ``longest``
+    tokens once every mask that may change token counts has run (the masks
+    after it keep them: :func:`keeps_token_count`): masking cannot bring it
+    down to a template's count, and templates only match messages of their
+    own count (Drain's first level). Random or binary lines and long stack
+    traces mostly skip masking.
     """
 
     def __init__(self, python_path, contents, prefixes, masking, wildcard):
@@ -81,24 +160,39 @@ class BatchMasker:
             prefixes is not None and re._parser.parse(prefixes[0]).getwidth()[0] == 0
         )
         self.wildcard = wildcard
+        # the masks from `self.skip_at` on keep token counts: long lines are checked there
+        self.skip_at = len(masking)
+        while self.skip_at and keeps_token_count(masking[self.skip_at - 1]):
+            self.skip_at -= 1
         # consecutive masking regexes that run in Rust form one stage, the others one each
         self.stages = []
-        for pattern in masking:
+        for i, pattern in enumerate(masking):
             rust = rust_compatible(pattern)
-            if rust and self.stages and self.stages[-1][0]:
+            if rust and self.stages and self.stages[-1][0] and i != self.skip_at:
                 self.stages[-1][1].append(pattern)
             else:
                 self.stages.append((rust, [pattern]))
 
-    def masked(self, lines):
-        """Each line's masked message, as a polars Series (``lines`` not empty)."""
+    def masked(self, lines, longest=None):
+        """``(masked, skipped)``: each line's masked message as a polars Series, and
+        with ``longest`` a boolean Series of the lines left unmasked because
+        their message would have more than ``longest`` tokens (else ``None``).
+        ``lines`` is not empty.
+        """
         import polars as pl
 
         # one lazy query per run of Rust stages, evaluated on polars' thread pool; each
         # intermediate is its own column (polars does not share a repeated sub-expression)
-        frame = self._contents(lines, pl.Series("line", lines, dtype=pl.String))
+        line_series = pl.Series("line", lines, dtype=pl.String)
+        frame = self._contents(lines, line_series)
         content = pl.col("content")
+        skip = (longest is not None and line_series.str.len_bytes().max() > _LONG_LINE
+                and _more_tokens_than(longest) is not None)
+        done_masks = 0
         for rust, patterns in self.stages:
+            if skip and done_masks == self.skip_at:
+                frame = self._skip_long(frame, longest)
+            done_masks += len(patterns)
             if rust:
                 masked = content
                 for pattern in patterns:
@@ -112,34 +206,53 @@ class BatchMasker:
                     "content", [sub(wildcard, text) for text in done["content"]],
                     dtype=pl.String,
                 )).lazy()
+        if skip and done_masks == self.skip_at:  # every mask may change token counts
+            frame = self._skip_long(frame, longest)
         line = pl.col("line")
         odd = (line.str.len_bytes() != line.str.len_chars()) | line.str.contains(_ODD_ASCII)
-        done = frame.select(content.str.strip_chars(), odd.alias("odd")).collect()
+        done = frame.select(content.str.strip_chars(), odd.alias("odd"),
+                            *(["skip"] if skip else [])).collect()
         masked = done["content"]
         odd = done["odd"]
-        if odd.any():
+        skipped = done["skip"] & ~odd if skip else None
+        if odd.any():  # every odd line is masked in Python
             where = odd.arg_true()
             messages = self.python_path([lines[i] for i in where.to_list()])
             masked = masked.scatter(where, pl.Series(messages, dtype=pl.String))
-        return masked
+        return masked, skipped
+
+    @staticmethod
+    def _skip_long(frame, longest):
+        """Flag (``skip``) and empty the long contents with more than ``longest`` tokens."""
+        import polars as pl
+
+        content = pl.col("content")
+        return frame.with_columns(
+            ((content.str.len_bytes() > _LONG_LINE)
+             & content.str.contains(_more_tokens_than(longest))).alias("skip")
+        ).with_columns(pl.when("skip").then(pl.lit("")).otherwise(content).alias("content"))
 
     def __call__(self, lines):
         """Each line's masked message."""
-        return self.masked(lines).to_list() if lines else []
+        return self.masked(lines)[0].to_list() if lines else []
 
-    def unique(self, lines):
+    def unique(self, lines, longest=None):
         """``(messages, codes)``: the distinct masked messages, and per line the index of its own.
 
         For lookups once per distinct message: cheaper than :meth:`__call__`
-        when messages repeat, since no per-line string reaches Python.
+        when messages repeat, since no per-line string reaches Python. With
+        ``longest`` (the most tokens of any template), a line whose message
+        would have more may be left unmasked: its code is ``len(messages)``.
         """
         import polars as pl
 
         if not lines:
             return [], []
-        masked = self.masked(lines)
+        masked, skipped = self.masked(lines, longest)
         messages = masked.unique()
         codes = masked.cast(pl.Enum(messages)).to_physical()
+        if skipped is not None:
+            codes = codes.cast(pl.Int64).zip_with(~skipped, pl.Series([len(messages)]))
         return messages.to_list(), codes.to_list()
 
     def _contents(self, lines, line):

@@ -1039,9 +1039,12 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         template_of = self._template_of()
         flat = []
         lines = itertools.chain.from_iterable(sessions)
+        longest = max(map(len, self._template_tokens), default=0)  # fitted messages too
         while batch := list(itertools.islice(lines, _BATCH_LINES)):
-            messages, codes = masker.unique(batch)
-            flat.extend(map([template_of(masked) for masked in messages].__getitem__, codes))
+            messages, codes = masker.unique(batch, longest)
+            table = [template_of(masked) for masked in messages]
+            table.append(UNKNOWN_TEMPLATE)  # code len(messages): longer than every template
+            flat.extend(map(table.__getitem__, codes))
         return _regroup(flat, sessions)
 
     def _transform_lines(self, sessions):
