@@ -305,10 +305,11 @@ class CLAD(SessionModelMixin, ClassifierMixin, BaseEstimator):
         ``"cross_entropy"`` (ablation): plain unweighted cross-entropy, no
         contrastive term.
     focal_gamma : float, default=2.0
-    class_weight : "balanced", dict or None, default="balanced"
+    class_weight : "balanced", "balanced_sqrt", dict or None, default="balanced"
         Focal ``alpha``: ``n / (n_classes * n_c)`` per class ``c`` of the
-        training part, ``{label: weight}`` (missing labels: 1), or none.
-        Ignored with ``loss="cross_entropy"``.
+        training part (``"balanced"``), its square root (``"balanced_sqrt"``:
+        4.1 instead of 16.7 for 3% anomalies), ``{label: weight}`` (missing
+        labels: 1), or none. Ignored with ``loss="cross_entropy"``.
     contrastive_weight : float, default=0.1
         Weight of the supervised contrastive loss (``0``: focal loss only).
     temperature : float, default=0.1
@@ -422,7 +423,7 @@ class CLAD(SessionModelMixin, ClassifierMixin, BaseEstimator):
         "pretrain_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "loss": [StrOptions({"focal_contrastive", "cross_entropy"})],
         "focal_gamma": [Interval(numbers.Real, 0, None, closed="left")],
-        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "class_weight": [StrOptions({"balanced", "balanced_sqrt"}), dict, None],
         "contrastive_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -585,8 +586,10 @@ class CLAD(SessionModelMixin, ClassifierMixin, BaseEstimator):
 
         counts = np.bincount(labels[train_idx], minlength=len(self.classes_))
         self.class_weights_ = None
-        if self.class_weight == "balanced":
+        if self.class_weight in ("balanced", "balanced_sqrt"):
             self.class_weights_ = len(train_idx) / (len(counts) * np.maximum(counts, 1))
+            if self.class_weight == "balanced_sqrt":
+                self.class_weights_ = np.sqrt(self.class_weights_)
         elif isinstance(self.class_weight, dict):
             self.class_weights_ = np.array([float(self.class_weight.get(c, 1.0))
                                             for c in self.classes_.tolist()])

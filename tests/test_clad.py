@@ -283,3 +283,28 @@ def test_learns_from_zstd_frames(hdfs_like_blocks):
     pipe = make_pipeline(ByteWindower(max_bytes=512), CLAD(**{**TINY, "max_epochs": 15}))
     pipe.fit(X, y)
     assert f1_score(y_test, pipe.predict(X_test)) == 1.0
+
+
+def test_class_weight_options_and_threshold(blocks):
+    B, y, B_test, y_test, _ = blocks
+    base = {**TINY, "max_epochs": 1, "pretrain_epochs": 0}
+    sqrt = CLAD(**base, class_weight="balanced_sqrt").fit(B[::2], y[::2])  # 30 normal, 15 anomalous
+    assert sqrt.class_weights_ == pytest.approx(np.sqrt([0.75, 1.5]))
+    assert sqrt.threshold_ == 0.0  # no held-out part: argmax
+    fixed = CLAD(**base, threshold=1.5).fit(B[::2], y[::2])
+    logits = fixed._raw_logits(B_test)
+    np.testing.assert_allclose(fixed.decision_function(B_test), logits[:, 1] - logits[:, 0] - 1.5)
+    np.testing.assert_array_equal(fixed.predict(B_test),
+                                  (fixed.decision_function(B_test) > 0).astype(int))
+    np.testing.assert_array_equal(fixed.predict(B_test),
+                                  np.argmax(fixed.predict_proba(B_test), axis=1))
+
+
+def test_f1_threshold_is_the_best_cut_between_distinct_scores():
+    from sklog.clad import _f1_threshold
+
+    scores = np.array([3.0, 2.0, 2.0, 1.0, 0.0, -1.0])
+    positive = np.array([True, True, False, True, False, False])
+    # cuts: {3} F1 .5, {3,2,2} F1 .667, {3,2,2,1} F1 .857, more: lower
+    assert _f1_threshold(scores, positive) == 0.5
+    assert _f1_threshold(np.array([1.0, 1.0]), np.array([True, False])) == 0.0
