@@ -279,6 +279,11 @@ def test_loso_split_templates_without_target_test_rows(monkeypatch):
         if raw:  # HDFS blocks are unique raw sessions: none of the test ones was fitted on
             test_raw = {raw[i] for i in test_index}
             assert set(fitted) & set(raw) == set(raw) - test_raw
+    ceiling = make_split("loso", "bgl:ceiling", data, seed=0)
+    built = data["per_seed"][("loso", 0, False, "bgl")]
+    assert np.array_equal(ceiling.test_index, built["test"])
+    assert np.array_equal(ceiling.train_index, built["pool"])  # the whole pool, no source
+    assert {s.system for s in ceiling.X_train} == {"bgl"}
     with pytest.raises(DataUnavailable, match="no protocol"):
         make_split("loso", "hdfs:k=x", data, seed=0)
 
@@ -290,8 +295,13 @@ def test_loso_rows_are_registered_for_every_k():
 
     cells = [c for c in load_cells() if c.dataset == "loso"]
     assert {c.protocol for c in cells} == set(PROTOCOLS["loso"]) == {
-        f"{t}:k={k}" for t in ("hdfs", "bgl") for k in (0, 5, 10, 20)}
-    for protocol in PROTOCOLS["loso"]:
+        f"{t}:k={k}" for t in ("hdfs", "bgl") for k in (0, 5, 10, 20)} | {
+        "hdfs:ceiling", "bgl:ceiling"}
+    for target in ("hdfs", "bgl"):
+        labels = {c.method for c in cells if c.protocol == f"{target}:ceiling"}
+        assert labels == {b.replace("(source + support)", "(target pool only)")
+                          for b in BASELINES}
+    for protocol in PROTOCOLS["loso"][:8]:
         labels = {c.method for c in cells if c.protocol == protocol}
         assert set(ROWS) <= labels and set(BASELINES) <= labels
         assert (TRANSFER in labels) == protocol.endswith(":k=0")

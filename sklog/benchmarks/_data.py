@@ -98,15 +98,23 @@ def loso_protocol(target, k):
     return f"{target}:k={k}"
 
 
+#: ``<target>:ceiling``: a single-system model on the target's whole labelled support pool
+LOSO_CEILING = "ceiling"
+
+
 def loso_roles(protocol):
-    """``(source systems, target system, k)`` of a ``loso`` protocol."""
+    """``(source systems, target system, k)`` of a ``loso`` protocol (``k`` is
+    :data:`LOSO_CEILING` for ``<target>:ceiling``: no source, the whole pool labelled)."""
+    if protocol.endswith(":" + LOSO_CEILING) and protocol.split(":")[0] in LOSO_SYSTEMS:
+        return (), protocol.split(":")[0], LOSO_CEILING
     target, _, k = protocol.partition(":k=")
     if target not in LOSO_SYSTEMS or not k.isdigit():
         raise DataUnavailable(f"dataset 'loso' has no protocol {protocol!r}")
     return tuple(s for s in LOSO_SYSTEMS if s != target), target, int(k)
 
 
-PROTOCOLS["loso"] = tuple(loso_protocol(t, k) for t in LOSO_SYSTEMS for k in LOSO_SHOTS)
+PROTOCOLS["loso"] = (*(loso_protocol(t, k) for t in LOSO_SYSTEMS for k in LOSO_SHOTS),
+                     *(f"{t}:{LOSO_CEILING}" for t in LOSO_SYSTEMS))
 
 #: The (dataset, protocol) pairs of the MLAD evaluation tables, in table order.
 #: ``thunderbird_2k`` holds no alert line (every column 1 is ``-``), so its test
@@ -768,8 +776,11 @@ def _loso_split(protocol, data, seed, quick, info):
     sources, target, k = loso_roles(protocol)
     built = _loso_templated(data, seed, quick, target)
     X, y, groups = built["X"], built["y"], built["groups"]
-    source, support, test = FewShotSplit(target, k, pool_size=LOSO_POOL_SIZE,
-                                         random_state=seed).split(y, groups)
+    if k == LOSO_CEILING:
+        source, support, test = np.zeros(0, dtype=np.int64), built["pool"], built["test"]
+    else:
+        source, support, test = FewShotSplit(target, k, pool_size=LOSO_POOL_SIZE,
+                                             random_state=seed).split(y, groups)
     assert np.array_equal(test, built["test"])  # the same test part for every k
     train = np.concatenate([source, support])
     X_train = [s for i in train for s in tag_sessions([X[i]], groups[i])]
@@ -777,6 +788,14 @@ def _loso_split(protocol, data, seed, quick, info):
     info.update(system=target, target=target, train_systems=list(sources), k=k,
                 n_support=len(support), n_source=len(source),
                 templating=dict(built["templating"]))
+    if k == LOSO_CEILING:
+        info["split_rule"] = (
+            f"ceiling, target {target}: the target capped at a seeded stratified "
+            f"{built['cap']} sessions, split stratified {LOSO_POOL_SIZE:.0%} support pool / "
+            f"{1 - LOSO_POOL_SIZE:.0%} test (seed {seed}, the test part of every k); train = "
+            "the whole pool with its labels, no source system; test = the target's test part")
+        return _need_test_anomalies(Split("loso", protocol, X_train, y[train], X_test, y[test],
+                                          info, test_index=test, train_index=train))
     info["split_rule"] = (
         f"leave-one-system-out, target {target}, k={k}: each system capped at a seeded "
         f"stratified {built['cap']} sessions; the target split stratified "

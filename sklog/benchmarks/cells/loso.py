@@ -21,6 +21,9 @@ SMOTE balances the rows a learner is fitted on.
   boosting, random forest, logistic regression.
 - ``DriftLabelTransfer``: ``k = 0`` only; weak labels from the source's
   templates, no target label.
+- Ceiling (protocols ``<target>:ceiling``): the three baselines trained on the
+  target's whole labelled support pool only (no source), scored on the same
+  test part.
 
 Every learner decides by its own rule (argmax / nearest prototype / 0.5);
 nothing is tuned on target rows.
@@ -29,7 +32,7 @@ nothing is tuned on target rows.
 from __future__ import annotations
 
 from ...meta import FitMemory
-from .._data import LOSO_SHOTS, LOSO_SYSTEMS, loso_protocol
+from .._data import LOSO_CEILING, LOSO_SHOTS, LOSO_SYSTEMS, loso_protocol
 from .._registry import register
 
 #: features kept by MutualInfoSelector (of 384 sentence dimensions + 17 structural)
@@ -174,3 +177,9 @@ for _target in LOSO_SYSTEMS:
                 _maker(_target))
     register("loso", loso_protocol(_target, 0), TRANSFER, quick=False,
              threshold_rule=_RULE["transfer"])(_transfer)
+    # the ceiling: each baseline as a single-system model on the target's whole labelled pool
+    for _label in BASELINES:
+        _maker, _rule = ROWS[_label]
+        register("loso", f"{_target}:{LOSO_CEILING}",
+                 _label.replace("(source + support)", "(target pool only)"), quick=False,
+                 threshold_rule=_RULE[_rule])(_maker(_target))
