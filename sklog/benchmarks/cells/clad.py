@@ -30,7 +30,7 @@ _RULE = (METHOD.threshold_rule + "; early stopping (patience 2, at most 10 epoch
 _VARIANTS = {
     "ByteWindower(zstd) + CLAD": {},
     "ByteWindower(zstd) + CLAD (no pre-training)": {"pretrain_epochs": 0},
-    "ByteWindower(zstd) + CLAD (cross-entropy)": {"loss": "cross_entropy"},
+    "ByteWindower(zstd) + CLAD (focal + contrastive)": {"loss": "focal_contrastive"},
     "ByteWindower(zstd) + CLAD (Transformer only)": {"encoder": "transformer"},
     "ByteWindower(raw bytes) + CLAD": {"codec": None},
     "ByteWindower(gzip) + CLAD": {"codec": "gzip"},
