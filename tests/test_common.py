@@ -27,7 +27,12 @@ from sklog.clad import CLAD
 from sklog.drift import DriftMonitor
 from sklog.feature_extraction import BertEmbedder, StructuralFeatures, TemplateCounter
 from sklog.feature_selection import MutualInfoSelector
-from sklog.meta import DriftLabelTransfer, MAMLClassifier, ProtoNetClassifier
+from sklog.meta import (
+    DriftLabelTransfer,
+    FewShotAdapter,
+    MAMLClassifier,
+    ProtoNetClassifier,
+)
 from sklog.mlad import MLAD
 from sklog.preprocessing import ByteWindower, DrainTemplater
 from sklog.siamese import SiameseClassifier
@@ -78,6 +83,9 @@ CHECKED = {
                                              max_epochs=3, random_state=0),
     # sessions of template strings only (two_d_array=False), like DrainTemplater
     "DriftLabelTransfer": DriftLabelTransfer(),
+    # without a target it is its features and learner on every row (test_loso: adaptation)
+    "FewShotAdapter": FewShotAdapter(StructuralFeatures(), ProtoNetClassifier(
+        hidden=(8,), embedding_dim=4, n_episodes=20, max_epochs=3, random_state=0)),
     "MAMLClassifier": MAMLClassifier(hidden=(8,), n_episodes=20, max_epochs=3, lr=1e-2,
                                      first_order=True, random_state=0),
     # the packaged all-MiniLM-L6-v2 (loaded once per process, shared by every clone)

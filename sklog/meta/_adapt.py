@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils import check_session_labels
+from ..utils import check_session_labels, check_sessions
 
 
 class SystemSession(list):
@@ -170,13 +170,13 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         self.memory = memory
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y=None, groups=None):
         """Fit the features and the learner on the sources; adapt to the target's support.
 
         Parameters
         ----------
         X : sequence of sessions
-        y : array-like of shape (n_sessions,)
+        y : array-like of shape (n_sessions,); required (``None`` raises ValueError)
         groups : array-like of shape (n_sessions,), optional
             The system of each session; ``None``: read from each session's
             ``system`` attribute (:func:`tag_sessions`).
@@ -185,9 +185,15 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         -------
         self : FewShotAdapter
         """
-        X = list(X)
+        if groups is None:  # read before validation, which returns plain lists
+            groups = session_systems(X) if isinstance(X, (list, tuple, np.ndarray)) else None
+        X = check_sessions(X, allow_numeric=False, estimator=self)
+        if y is None:
+            raise ValueError("FewShotAdapter requires y: the labels of the source sessions "
+                             "and of the target's support.")
         y = check_session_labels(y, len(X))
-        groups = session_systems(X) if groups is None else np.asarray(groups, dtype=object)
+        groups = np.full(len(X), None, dtype=object) if groups is None \
+            else np.asarray(groups, dtype=object)
         if len(groups) != len(X):
             raise ValueError(f"groups has {len(groups)} entries for {len(X)} sessions.")
         support = np.array([g == self.target for g in groups], dtype=bool) \
@@ -217,13 +223,16 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
 
     def _transform(self, X):
         check_is_fitted(self, "learner_")
-        return self.features_.transform(list(X))
+        return self.features_.transform(
+            check_sessions(X, allow_numeric=False, estimator=self, copy=False))
 
     def predict(self, X):
-        return self.learner_.predict(self._transform(X))
+        Z = self._transform(X)
+        return self.learner_.predict(Z)
 
     def predict_proba(self, X):
-        return self.learner_.predict_proba(self._transform(X))
+        Z = self._transform(X)
+        return self.learner_.predict_proba(Z)
 
     def decision_function(self, X):
         Z = self._transform(X)
