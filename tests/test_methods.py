@@ -149,7 +149,7 @@ def test_every_method_has_one_raw_hdfs_row_at_least():
 # -- CLAD reads raw lines through its own ByteWindower (templater=False) ----------------------
 
 CLAD_TINY = dict(max_bytes=512, codec=None, d_model=16, n_heads=2, n_blocks=1, pretrain_epochs=0,
-                 max_epochs=8, lr=3e-3, batch_size=16, validation_fraction=0.0)
+                 max_epochs=10, lr=1e-2, batch_size=16, validation_fraction=0.0)
 
 
 def test_clad_pipeline_has_no_templater_and_learns(hdfs_like_blocks):
