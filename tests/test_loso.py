@@ -6,6 +6,7 @@ import joblib
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from sklog.benchmarks import BenchmarkCell, run_cell
@@ -321,3 +322,41 @@ def test_sklearn_checks_without_data(check_name):
     check = getattr(estimator_checks, check_name)
     adapter = FewShotAdapter(SpyFeatures(), _tiny_protonet(), target="new")
     check("FewShotAdapter", adapter)
+
+
+# -- prior ------------------------------------------------------------------------------------
+def _prior_data():
+    rng = np.random.default_rng(0)
+    X = [[f"t{int(v)}" for v in rng.integers(0, 4, size=5)] for _ in range(60)]
+    X += [["t9", *[f"t{int(v)}" for v in rng.integers(0, 4, size=4)]] for _ in range(20)]
+    y = np.array([0] * 60 + [1] * 20)
+    return tag_sessions(X, "old"), y
+
+
+def test_prior_moves_the_rule_not_the_ranking():
+    from sklearn.linear_model import LogisticRegression
+
+    from sklog.feature_extraction import TemplateCounter
+
+    X, y = _prior_data()
+    dense = make_pipeline(TemplateCounter(), FunctionTransformer(lambda Z: Z.toarray()))
+    plain = FewShotAdapter(dense, LogisticRegression()).fit(X, y)
+    assert plain.prior_ is None and plain.fit_prior_ == 0.25
+    same = FewShotAdapter(dense, LogisticRegression(), prior=0.25).fit(X, y)
+    np.testing.assert_array_equal(same.predict(X), plain.predict(X))
+    np.testing.assert_allclose(same.predict_proba(X), plain.predict_proba(X), rtol=1e-9)
+    source = FewShotAdapter(dense, LogisticRegression(), prior="source").fit(X, y)
+    assert source.prior_ == 0.25
+    rare = FewShotAdapter(dense, LogisticRegression(), prior=0.01).fit(X, y)
+    p_plain, p_rare = plain.predict_proba(X)[:, 1], rare.predict_proba(X)[:, 1]
+    assert (p_rare <= p_plain + 1e-12).all() and rare.predict(X).sum() <= plain.predict(X).sum()
+    np.testing.assert_array_equal(np.argsort(rare.decision_function(X), kind="stable"),
+                                  np.argsort(p_plain, kind="stable"))
+
+
+def test_prior_needs_probabilities():
+    from sklearn.svm import LinearSVC
+
+    X, y = _prior_data()
+    with pytest.raises(ValueError, match="predict_proba"):
+        FewShotAdapter(SpyFeatures(), LinearSVC(), prior="source").fit(X, y)

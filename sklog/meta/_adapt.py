@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils import check_session_labels, check_sessions
@@ -37,6 +39,11 @@ def tag_sessions(X, system):
     ['HDFS', 'HDFS']
     """
     return [SystemSession(s, system) for s in X]
+
+
+def _share(y, label):
+    """Share of ``label`` in ``y`` (0 when ``y`` is empty)."""
+    return float(np.mean(np.asarray(y) == label)) if len(y) else 0.0
 
 
 def session_systems(X):
@@ -111,7 +118,10 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
        together, resampled by ``sampler`` when given.
 
     Nothing is tuned on the rows scored later: predictions use the learner's
-    own rule (nearest prototype, argmax).
+    own rule (nearest prototype, argmax), at the class balance of the rows it
+    last learned from (even after SMOTE or a ``k + k`` support). ``prior``
+    moves that rule to another anomaly rate (Saerens et al., 2002): the
+    learner's probability odds are multiplied by the ratio of the prior odds.
 
     Parameters
     ----------
@@ -127,6 +137,14 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         Caches fitting ``features`` (keyed by its parameters, ``X``, ``y``), as
         ``Pipeline(memory=...)`` does: rows that share features and training
         data fit them once.
+    prior : None, "source" or float in (0, 1), default=None
+        The anomaly rate (the rate of ``classes_[1]``, ``1`` for 0/1 labels)
+        predictions assume on the target. ``None``: the
+        learner's own rule. ``"source"``: the anomaly rate of the source rows
+        (training labels only: the target's own rate is unknown). A float: that
+        rate. Needs a learner with ``predict_proba`` and two classes; changes
+        ``predict`` and ``predict_proba`` (``decision_function`` becomes the
+        corrected log-odds), never the ranking of sessions.
 
     Attributes
     ----------
@@ -136,6 +154,11 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         Fitted, and adapted when there was support.
     n_source_, n_support_ : int
         Rows of each kind ``fit`` received.
+    fit_prior_ : float
+        Share of ``classes_[-1]`` in the rows the learner last learned from
+        (after resampling; the support's when it was adapted).
+    prior_ : float or None
+        The anomaly rate of ``prior``, resolved.
 
     Examples
     --------
@@ -160,14 +183,17 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         "target": "no_validation",
         "sampler": [HasMethods(["fit_resample"]), None],
         "memory": [HasMethods(["cache"]), None],
+        "prior": [None, StrOptions({"source"}), Interval(Real, 0, 1, closed="neither")],
     }
 
-    def __init__(self, features, learner, *, target=None, sampler=None, memory=None):
+    def __init__(self, features, learner, *, target=None, sampler=None, memory=None,
+                 prior=None):
         self.features = features
         self.learner = learner
         self.target = target
         self.sampler = sampler
         self.memory = memory
+        self.prior = prior
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None):
@@ -212,13 +238,22 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
             Z_fit, y_fit = clone(self.sampler).fit_resample(Z_fit, y_fit)
             g_fit = None  # resampled rows have no system: one task
         learner = clone(self.learner)
+        positive = self.classes_[-1]  # predict_proba's last column: 1, the anomaly
+        self.fit_prior_ = _share(y_fit, positive)
         if adaptive:
             learner.fit(Z_fit, y_fit, groups=None if g_fit is None else g_fit.astype(str))
             if self.n_support_:
                 learner = learner.adapt(Z[support], y[support])
+                self.fit_prior_ = _share(y[support], positive)
         else:
             learner.fit(Z_fit, y_fit)
         self.learner_ = learner
+        self.prior_ = None
+        if self.prior is not None:
+            if len(self.classes_) != 2 or not hasattr(learner, "predict_proba"):
+                raise ValueError("prior needs a learner with predict_proba and two classes.")
+            self.prior_ = (_share(y[~support], positive) if self.prior == "source"
+                           else float(self.prior))
         return self
 
     def _transform(self, X):
@@ -226,16 +261,32 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         return self.features_.transform(
             check_sessions(X, allow_numeric=False, estimator=self, copy=False))
 
+    def _shifted_proba(self, Z):
+        """The learner's probabilities with the odds moved from ``fit_prior_`` to ``prior_``."""
+        p = np.clip(self.learner_.predict_proba(Z)[:, 1], 1e-12, 1 - 1e-12)
+        fit_prior = np.clip(self.fit_prior_, 1e-12, 1 - 1e-12)
+        shift = (self.prior_ / (1 - self.prior_)) / (fit_prior / (1 - fit_prior))
+        odds = shift * p / (1 - p)
+        p = odds / (1 + odds)
+        return np.column_stack([1 - p, p])
+
     def predict(self, X):
         Z = self._transform(X)
-        return self.learner_.predict(Z)
+        if self.prior_ is None:
+            return self.learner_.predict(Z)
+        return self.classes_[(self._shifted_proba(Z)[:, 1] > 0.5).astype(int)]
 
     def predict_proba(self, X):
         Z = self._transform(X)
-        return self.learner_.predict_proba(Z)
+        if self.prior_ is None:
+            return self.learner_.predict_proba(Z)
+        return self._shifted_proba(Z)
 
     def decision_function(self, X):
         Z = self._transform(X)
+        if self.prior_ is not None:
+            p = self._shifted_proba(Z)[:, 1]
+            return np.log(p) - np.log1p(-p)
         if hasattr(self.learner_, "decision_function"):
             return self.learner_.decision_function(Z)
         p = self.learner_.predict_proba(Z)

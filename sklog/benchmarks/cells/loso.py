@@ -97,7 +97,7 @@ def _smote(random_state):
     return SMOTE(random_state=random_state)
 
 
-def adapted(learner, target, **feature_params):
+def adapted(learner, target, prior=None, **feature_params):
     """``build(random_state)``: features + SMOTE + ``learner`` fitted on the sources, adapted."""
 
     def build(random_state):
@@ -105,12 +105,13 @@ def adapted(learner, target, **feature_params):
 
         return FewShotAdapter(loso_features(random_state, **feature_params),
                               learner(random_state), target=target,
-                              sampler=_smote(random_state), memory=FEATURE_MEMORY)
+                              sampler=_smote(random_state), memory=FEATURE_MEMORY,
+                              prior=prior)
 
     return build
 
 
-def pooled(learner, **feature_params):
+def pooled(learner, prior=None, **feature_params):
     """``build(random_state)``: features + SMOTE + ``learner`` fitted on source + support rows.
 
     The imbalanced-learn pipeline of the issue as one estimator
@@ -124,7 +125,8 @@ def pooled(learner, **feature_params):
 
         return FewShotAdapter(loso_features(random_state, **feature_params),
                               learner(random_state), target=None,
-                              sampler=_smote(random_state), memory=FEATURE_MEMORY)
+                              sampler=_smote(random_state), memory=FEATURE_MEMORY,
+                              prior=prior)
 
     return build
 
@@ -164,6 +166,20 @@ ROWS = {
     "RandomForest (source + support)": (lambda target: pooled(_random_forest), "argmax"),
     "LogisticRegression (source + support)": (lambda target: pooled(_logistic), "argmax"),
 }
+#: the same rows deciding at the source's anomaly rate instead of the balanced one of
+#: SMOTE and the k + k support (FewShotAdapter(prior="source"), training labels only)
+SOURCE_PRIOR = " at the source prior"
+PRIOR_ROWS = {
+    "ProtoNet (adapted)": lambda target: adapted(protonet, target, prior="source"),
+    "MAML (adapted)": lambda target: adapted(maml, target, prior="source"),
+    "Pipeline + ProtoNet (source + support)": lambda target: pooled(protonet, prior="source"),
+    "HistGradientBoosting (source + support)":
+        lambda target: pooled(_hist_gradient_boosting, prior="source"),
+    "RandomForest (source + support)": lambda target: pooled(_random_forest, prior="source"),
+    "LogisticRegression (source + support)": lambda target: pooled(_logistic, prior="source"),
+}
+_RULE["prior"] = ("the learner's probability odds moved from the balanced training rows to "
+                  "the source system's anomaly rate (prior='source'), 0.5 on the result")
 #: rows that are baselines (the acceptance compares the best of them)
 BASELINES = ("HistGradientBoosting (source + support)", "RandomForest (source + support)",
              "LogisticRegression (source + support)")
@@ -175,6 +191,9 @@ for _target in LOSO_SYSTEMS:
         for _label, (_maker, _rule) in ROWS.items():
             register("loso", _protocol, _label, quick=False, threshold_rule=_RULE[_rule])(
                 _maker(_target))
+        for _label, _maker in PRIOR_ROWS.items():
+            register("loso", _protocol, _label + SOURCE_PRIOR, quick=False,
+                     threshold_rule=_RULE["prior"])(_maker(_target))
     register("loso", loso_protocol(_target, 0), TRANSFER, quick=False,
              threshold_rule=_RULE["transfer"])(_transfer)
     # the ceiling: each baseline as a single-system model on the target's whole labelled pool
