@@ -183,7 +183,7 @@ def test_clad_rows_are_registered_on_raw_hdfs():
     assert default.threshold_rule.startswith(METHODS["clad"].threshold_rule)
     pipe = default.build(5)
     assert [name for name, _ in pipe.steps] == ["bytewindower", "clad"]
-    assert (pipe[-1].random_state, pipe[-1].pretrain_epochs, pipe[-1].max_epochs) == (5, 1, 10)
+    assert (pipe[-1].random_state, pipe[-1].pretrain_epochs, pipe[-1].max_epochs) == (5, 1, 8)
     raw = next(c for c in cells if c.method == "ByteWindower(raw bytes) + CLAD").build(0)
     assert raw[0].codec is None
 
