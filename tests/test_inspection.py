@@ -277,3 +277,21 @@ def test_classifiers_without_an_attribution_are_not_explained(toy_template_sessi
     assert explain(model, X) is None
     result = score_sessions(model, X, explain=True)
     assert result.explanations is None and result.is_anomaly[-10:].all()
+
+
+def test_byte_models_are_explained_by_the_score_each_line_adds():
+    from sklearn.linear_model import LogisticRegression
+
+    from sklog.preprocessing import ByteWindower
+
+    X = [["open", "read", "close"]] * 20 + [["open", "ERROR disk", "close"]] * 20
+    model = make_pipeline(ByteWindower(codec=None, max_bytes=64),
+                          LogisticRegression(max_iter=1000)).fit(X, [0] * 20 + [1] * 20)
+    session = ["open", "ERROR disk", "close"]
+    weights = explain(model, [session, []])
+    full = anomaly_score(model, [session])[0]
+    without = anomaly_score(model, [session[:j] + session[j + 1:] for j in range(3)])
+    np.testing.assert_allclose(weights[0], full - without)
+    assert weights[1].shape == (0,)
+    result = score_sessions(model, [session], explain=True)
+    np.testing.assert_array_equal(result.explanations[0], weights[0])

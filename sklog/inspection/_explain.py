@@ -25,6 +25,11 @@ exact for the classifier's own score:
   leaves, so contributions add up to ``decision_function`` minus the model's
   expected raw score (the baseline plus each tree's mean leaf value).
 
+A pipeline ``ByteWindower -> model`` (CLAD) scores compressed bytes, whose
+positions do not map to lines: each line's weight is what removing it takes
+off the anomaly score (the session without that line is compressed and
+scored again), so the line whose absence looks most normal comes first.
+
 Other classifiers are not explained (``None``).
 """
 
@@ -80,6 +85,10 @@ def _plan(model, pos_label):
         return _Plan(None, None, model, model if hasattr(model, "explain") else None)
     estimator = steps[-1][1]
     head = model[:-1] if len(steps) > 1 else None
+    from ..preprocessing import ByteWindower
+
+    if head is not None and any(isinstance(step, ByteWindower) for _, step in head.steps):
+        return _Plan(None, head, estimator, _LineOcclusion(head, estimator, pos_label))
     if hasattr(estimator, "explain"):
         return _Plan(head, None, estimator, estimator)
     from ..feature_extraction import TemplateCounter
@@ -249,6 +258,38 @@ class _CountModelExplainer:
             return out
 
         return spread_over_lines(self.counter, sessions, contributions)
+
+
+class _LineOcclusion:
+    """``explain(sessions of raw lines)``: per line, the anomaly score it adds to its session.
+
+    Weight of line ``j`` = score of the session minus score of the session
+    without line ``j``, every variant transformed by ``head`` and scored by
+    ``estimator`` in one batch (``sum of lines + sessions`` rows).
+    """
+
+    def __init__(self, head, estimator, pos_label):
+        self.head = head
+        self.estimator = estimator
+        self.pos_label = pos_label
+
+    def explain(self, sessions):
+        from ..utils import check_sessions
+
+        sessions = check_sessions(sessions, allow_numeric=False)
+        variants, owners = [], []
+        for i, session in enumerate(sessions):
+            variants.append(session)
+            variants.extend(session[:j] + session[j + 1:] for j in range(len(session)))
+            owners.append(len(session))
+        if not variants:
+            return []
+        scores = anomaly_score(self.estimator, self.head.transform(variants), self.pos_label)
+        out, start = [], 0
+        for n in owners:
+            out.append(scores[start] - scores[start + 1 : start + 1 + n])
+            start += 1 + n
+        return out
 
 
 def _explanations(estimator, data, sessions, rows):
