@@ -278,7 +278,7 @@ class _LineOcclusion:
 
         sessions = check_sessions(sessions, allow_numeric=False)
         variants, owners = [], []
-        for i, session in enumerate(sessions):
+        for session in sessions:
             variants.append(session)
             variants.extend(session[:j] + session[j + 1:] for j in range(len(session)))
             owners.append(len(session))
