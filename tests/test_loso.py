@@ -309,21 +309,6 @@ def test_loso_rows_are_registered_for_every_k():
     assert all(c.method_name is None and not c.quick for c in cells)
 
 
-@pytest.mark.parametrize("check_name", [
-    "check_estimator_cloneable", "check_estimator_tags_renamed", "check_valid_tag_types",
-    "check_estimator_repr", "check_no_attributes_set_in_init", "check_mixin_order",
-    "check_do_not_raise_errors_in_init_or_set_params", "check_get_params_invariance",
-    "check_set_params"])
-def test_sklearn_checks_without_data(check_name):
-    """scikit-learn's checks that need no data (its data checks feed 2-D floats, and
-    FewShotAdapter reads sessions of strings; fit/predict are tested above)."""
-    from sklearn.utils import estimator_checks
-
-    check = getattr(estimator_checks, check_name)
-    adapter = FewShotAdapter(SpyFeatures(), _tiny_protonet(), target="new")
-    check("FewShotAdapter", adapter)
-
-
 # -- prior ------------------------------------------------------------------------------------
 def _prior_data():
     rng = np.random.default_rng(0)

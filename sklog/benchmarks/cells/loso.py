@@ -119,16 +119,7 @@ def pooled(learner, prior=None, **feature_params):
     so the harness can score it in one pass (an imbalanced-learn pipeline's
     front ends with SMOTE, which has no ``transform``).
     """
-
-    def build(random_state):
-        from ...meta import FewShotAdapter
-
-        return FewShotAdapter(loso_features(random_state, **feature_params),
-                              learner(random_state), target=None,
-                              sampler=_smote(random_state), memory=FEATURE_MEMORY,
-                              prior=prior)
-
-    return build
+    return adapted(learner, None, prior, **feature_params)
 
 
 def _hist_gradient_boosting(random_state):
