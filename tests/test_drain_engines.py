@@ -111,8 +111,10 @@ def test_rust_compatible():
 
 def test_header_prefixes():
     strict, loose = _header_prefixes("<Date> <Time> <Level> <Component>(\\[<Pid>\\])?: <Content>")
-    assert strict == r"^\S*\s+\S+\s+\S+\s+[^\[:]*(\[[^\]]*\])?:\s+"
-    assert loose == r"^.*\s+.*\s+.*\s+.*(\[.*\])?:\s+"
+    # <Component> stops at '[' or ': ' (one exact form in both); only <Pid> (stop ']: ') differs
+    component = r"(?:[^\[:]|:+[^\[:\s])*:*"
+    assert strict == r"^\S*\s+\S+\s+\S+\s+" + component + r"(\[[^\]]*\])?:\s+"
+    assert loose == r"^\S*\s+\S+\s+\S+\s+" + component + r"(\[.*\])?:\s+"
     assert _header_prefixes("<Content> [<Level>]") is None  # <Content> does not end the format
     assert _header_prefixes("<Level>|<Other>: <Content>") is None  # two alternatives
     assert _header_prefixes(r"<Level>\|<Other>: <Content>") is not None
@@ -121,6 +123,12 @@ def test_header_prefixes():
     # every field has a lookaround-free form: no second, loose pattern is needed
     assert _header_prefixes(r"<Date> <Level> \[<Pid>\] <Component>: <Content>")[1] is None
     assert _header_prefixes("<Date> <Level> - <Content>")[1] is not None
+    # several one-character stops, or one of them a character then a run: exact
+    assert _header_prefixes(r"<Level>(@<Pid>|/<Tid>)?: <Content>")[1] is None
+    assert _header_prefixes(r"<Level>(@<Pid>)?:<Content>") == (r"^[^@:]*(@[^:]*)?:", None)
+    # a stop character twice, or a class, is not: a loose pattern checks those lines
+    assert _header_prefixes(r"<Level>(:<Pid>)?: <Content>")[1] is not None
+    assert _header_prefixes(r"<Level>(\d<Pid>)?: <Content>")[1] is not None
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -171,10 +179,12 @@ def test_engine_comparison_on_the_shared_raw_samples(shared_data):
     "<Content> [<Level>]",  # <Content> does not end the format: exact pattern per line
     "<Level>: <Content>|<Other> - <Content2>",  # alternatives
     r"<Date>-<Time> <Level>(\[<Pid>\])? <Content>",
+    r"<Level>(@<Pid>|/<Tid>)?: <Content>",  # several stops, one a character then a run
 ])
 def test_engines_agree_with_custom_formats(log_format):
     sessions = [["open file a.txt [INFO]", "2024-10 INFO[12] read 5 bytes", "ERROR: disk full",
-                 "x - y z", "2024-10 WARN close 3 files", "no header here 7"],
+                 "x - y z", "2024-10 WARN close 3 files", "no header here 7", "a:b: c 1",
+                 "a::: x 2", "a:[1]: y 3", "a@1: z 4", "a/2:: w 5", "a:/3: v 6", "b@: u 7"],
                 ["2024-11 INFO[9] read 8 bytes", "INFO: disk ok 4", "q - w e"]]
     _assert_same(sessions, log_format=log_format)
 
@@ -185,7 +195,7 @@ def test_engines_agree_with_custom_formats(log_format):
     [r"0x.*?\s"],  # the last mask may join tokens
     [],
 ])
-def test_long_lines_past_the_longest_template_skip_masking_with_the_same_templates(masking):
+def test_long_lines_of_no_template_length_skip_masking_with_the_same_templates(masking):
     rng = np.random.default_rng(0)
     words = ["read", "block", "42", "/tmp/x y", "0xff", "ERR", "ok", "  ", "\t"]
     short = [[" ".join(rng.choice(words, size=int(rng.integers(2, 9)))) for _ in range(40)]
@@ -200,9 +210,24 @@ def test_long_lines_past_the_longest_template_skip_masking_with_the_same_templat
     assert out == fitted[0].transform(X)
     assert out[-1][-1] == ("ok " * 400).strip()
     masker = fitted[1]._masker()
-    longest = max(map(len, fitted[1]._template_tokens))
-    messages, codes = masker.unique(long_lines, longest)
+    lengths = set(map(len, fitted[1]._template_tokens))
+    messages, codes = masker.unique(long_lines, lengths)
     assert len(messages) in codes  # some long lines were not masked at all
+
+
+def test_token_count_in():
+    import polars as pl
+
+    from sklog.preprocessing._batch import _token_count_in
+
+    rng = np.random.default_rng(0)
+    texts = ["", "  ", "a", " a ", "a b", "a\tb  c", *(
+        " " * int(rng.integers(0, 3)) + " ".join("x" * int(k) for k in rng.integers(1, 4, n))
+        + "\t" * int(rng.integers(0, 2)) for n in rng.integers(1, 30, 200))]
+    for lengths in [(1,), (3, 5), (2, 3, 4, 17, 25), tuple(range(1, 40, 3))]:
+        found = pl.Series(texts).str.contains(_token_count_in(lengths)).to_list()
+        assert found == [len(text.split()) in lengths for text in texts], lengths
+    assert _token_count_in(()) is None
 
 
 def test_keeps_token_count():

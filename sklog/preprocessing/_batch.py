@@ -116,10 +116,22 @@ def keeps_token_count(pattern):
 
 
 @functools.lru_cache(maxsize=64)
-def _more_tokens_than(n):
-    """A Rust regex matching text of more than ``n`` tokens, scanning only as far as
-    token ``n + 1``; ``None`` where it exceeds the engine's size limit."""
-    pattern = rf"^\s*(?:\S+\s+){{{n}}}\S"
+def _token_count_in(lengths):
+    """A Rust regex matching text whose number of tokens is one of ``lengths`` (a sorted
+    tuple), ``None`` where the engine does not accept it (its size or nesting limits).
+
+    It scans no further than token ``max(lengths) + 1``: nested groups, one per
+    length, ``^\\s*\\S+(?:\\s+\\S+){a-1}(?:\\s*$|(?:\\s+\\S+){b-a}(?:\\s*$|...))``.
+    """
+    lengths = [n for n in lengths if n > 0]
+    if not lengths:
+        return None
+    pattern = r"\s*$"
+    for i in range(len(lengths) - 1, -1, -1):
+        gap = lengths[i] - (lengths[i - 1] if i else 1)
+        step = rf"(?:\s+\S+){{{gap}}}" if gap else ""
+        pattern = step + (pattern if i == len(lengths) - 1 else rf"(?:\s*$|{pattern})")
+    pattern = r"^\s*\S+" + pattern
     return pattern if rust_compatible(pattern) else None
 
 
@@ -143,13 +155,13 @@ class BatchMasker:
 
     Notes
     -----
-    :meth:`unique` with ``longest`` leaves the remaining masks undone on a
-    long line (over ``_LONG_LINE`` bytes) that has more than ``longest``
-    tokens once every mask that may change token counts has run (the masks
-    after it keep them: :func:`keeps_token_count`): masking cannot bring it
-    down to a template's count, and templates only match messages of their
-    own count (Drain's first level). Random or binary lines and long stack
-    traces mostly skip masking.
+    :meth:`unique` with ``lengths`` leaves the remaining masks undone on a
+    long line (over ``_LONG_LINE`` bytes) whose number of tokens is none of
+    ``lengths`` once every mask that may change token counts has run (the
+    masks after it keep them: :func:`keeps_token_count`): masking cannot
+    bring it to a template's count, and templates only match messages of
+    their own count (Drain's first level). Random or binary lines and long
+    stack traces mostly skip masking.
     """
 
     def __init__(self, python_path, contents, prefixes, masking, wildcard):
@@ -173,11 +185,11 @@ class BatchMasker:
             else:
                 self.stages.append((rust, [pattern]))
 
-    def masked(self, lines, longest=None):
+    def masked(self, lines, lengths=None):
         """``(masked, skipped)``: each line's masked message as a polars Series, and
-        with ``longest`` a boolean Series of the lines left unmasked because
-        their message would have more than ``longest`` tokens (else ``None``).
-        ``lines`` is not empty.
+        with ``lengths`` a boolean Series of the lines left unmasked because
+        their message's number of tokens would be none of ``lengths`` (else
+        ``None``). ``lines`` is not empty.
         """
         import polars as pl
 
@@ -186,12 +198,12 @@ class BatchMasker:
         line_series = pl.Series("line", lines, dtype=pl.String)
         frame = self._contents(lines, line_series)
         content = pl.col("content")
-        skip = (longest is not None and line_series.str.len_bytes().max() > _LONG_LINE
-                and _more_tokens_than(longest) is not None)
+        counts = None if lengths is None else _token_count_in(tuple(sorted(set(lengths))))
+        skip = counts is not None and line_series.str.len_bytes().max() > _LONG_LINE
         done_masks = 0
         for rust, patterns in self.stages:
             if skip and done_masks == self.skip_at:
-                frame = self._skip_long(frame, longest)
+                frame = self._skip_long(frame, counts)
             done_masks += len(patterns)
             if rust:
                 masked = content
@@ -207,7 +219,7 @@ class BatchMasker:
                     dtype=pl.String,
                 )).lazy()
         if skip and done_masks == self.skip_at:  # every mask may change token counts
-            frame = self._skip_long(frame, longest)
+            frame = self._skip_long(frame, counts)
         line = pl.col("line")
         odd = (line.str.len_bytes() != line.str.len_chars()) | line.str.contains(_ODD_ASCII)
         done = frame.select(content.str.strip_chars(), odd.alias("odd"),
@@ -222,33 +234,33 @@ class BatchMasker:
         return masked, skipped
 
     @staticmethod
-    def _skip_long(frame, longest):
-        """Flag (``skip``) and empty the long contents with more than ``longest`` tokens."""
+    def _skip_long(frame, counts):
+        """Flag (``skip``) and empty the long contents that ``counts`` (a regex) misses."""
         import polars as pl
 
         content = pl.col("content")
         return frame.with_columns(
-            ((content.str.len_bytes() > _LONG_LINE)
-             & content.str.contains(_more_tokens_than(longest))).alias("skip")
+            ((content.str.len_bytes() > _LONG_LINE) & ~content.str.contains(counts)).alias("skip")
         ).with_columns(pl.when("skip").then(pl.lit("")).otherwise(content).alias("content"))
 
     def __call__(self, lines):
         """Each line's masked message."""
         return self.masked(lines)[0].to_list() if lines else []
 
-    def unique(self, lines, longest=None):
+    def unique(self, lines, lengths=None):
         """``(messages, codes)``: the distinct masked messages, and per line the index of its own.
 
         For lookups once per distinct message: cheaper than :meth:`__call__`
         when messages repeat, since no per-line string reaches Python. With
-        ``longest`` (the most tokens of any template), a line whose message
-        would have more may be left unmasked: its code is ``len(messages)``.
+        ``lengths`` (the numbers of tokens of the templates), a line whose
+        message would have another number may be left unmasked: its code is
+        ``len(messages)``.
         """
         import polars as pl
 
         if not lines:
             return [], []
-        masked, skipped = self.masked(lines, longest)
+        masked, skipped = self.masked(lines, lengths)
         messages = masked.unique()
         codes = masked.cast(pl.Enum(messages)).to_physical()
         if skipped is not None:

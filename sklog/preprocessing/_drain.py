@@ -271,15 +271,16 @@ def _field_pattern(name, stops, mode="atomic", before="start"):
             raise _NoPrefix(f"the field <{name}> ends the line")
         return _CONTENT
     firsts = [stop[0].first for stop in stops if stop != (_END,)]
-    if mode == "loose":
-        return ".*"
-    if mode == "exact":
-        body = _stop_free(stops[0]) if len(stops) == 1 else None
-        if body is None:
+    if not atomic:  # the exact lookaround-free field where there is one, in every mode
+        body = _stop_free(stops)
+        if body is not None:
+            if plus:  # \S* or (?:\S|...)*: begin with a character that is not whitespace
+                body = r"\S+" if body == r"\S*" else r"\S" + body
+            return body
+        if mode == "exact":
             raise _NoPrefix(f"no lookaround-free pattern for <{name}>")
-        if plus:  # \S* or (?:\S|...)*: begin with a character that is not whitespace
-            body = r"\S+" if body == r"\S*" else r"\S" + body
-        return body
+        if mode == "loose":
+            return ".*"
     if None in firsts or (_END,) in stops:
         if not atomic:
             raise _NoPrefix(f"the text after <{name}> may begin with any character")
@@ -302,15 +303,24 @@ def _field_pattern(name, stops, mode="atomic", before="start"):
     return f"(?=(?P<{name}>{body}))(?P={name})"
 
 
-def _stop_free(stop):
-    """Text in which ``stop`` never begins, then ``stop`` (lookaround-free), or ``None``.
+def _char(first):
+    """The one character an atom's ``first`` spells (``':'``, ``'\\['``), or ``None`` (a class)."""
+    if len(first) == 2 and first[0] == "\\" and not first[1].isalnum():
+        return first[1]
+    return first if len(first) == 1 else None
+
+
+def _stop_free(stops):
+    """Text in which no stop of ``stops`` begins, then one of them (lookaround-free), or ``None``.
 
     For the stops of the loghub formats: one character ``c`` alone (``[^c]*``),
     a whitespace run alone (``\\S*``), ``c`` then a run of class ``d`` (no ``c``
     followed by a ``d``: ``(?:[^c]|c+[^cd])*c*``), or a whitespace run then one
     character ``x`` (no whitespace run followed by ``x``, and no trailing
     whitespace, as a stop there would begin inside the run:
-    ``(?:\\S|\\s+[^\\sx])*``). Each has one way to match a line, the field of
+    ``(?:\\S|\\s+[^\\sx])*``). Several stops: characters ``S`` and at most one
+    ``c`` then a run of ``d``, all distinct (``<Component>(\\[<PID>\\])?: ``:
+    ``(?:[^Sc]|c+[^Scd])*c*``). Each has one way to match a line, the field of
     the atomic pattern.
     """
     def single(atom):  # one character, no quantifier
@@ -319,6 +329,25 @@ def _stop_free(stop):
     def run(atom):  # a run of one character class
         return atom.space or (atom.first is not None and atom.text == atom.first + "+")
 
+    if len(stops) > 1:
+        if not all(single(stop[0]) for stop in stops):
+            return None
+        chars = [_char(stop[0].first) for stop in stops]
+        pairs = [stop for stop in stops if len(stop) == 2 and run(stop[1])]
+        if (None in chars or len(set(chars)) != len(chars) or len(pairs) > 1
+                or any(len(stop) != 1 for stop in stops if stop not in pairs)):
+            return None
+        if not pairs:
+            return f"[^{''.join(stop[0].first for stop in stops)}]*"
+        (head, tail), = pairs
+        # the run's class must hold none of the stop characters
+        if not (all(not c.isspace() for c in chars) if tail.space
+                else _char(tail.first) not in (None, *chars)):
+            return None
+        others = "".join(stop[0].first for stop in stops if stop != pairs[0])
+        c, d = head.first, tail.first
+        return f"(?:[^{others}{c}]|{c}+[^{others}{c}{d}])*{c}*"
+    stop = stops[0]
     if len(stop) == 1:
         if stop[0].space:
             return r"\S*"
@@ -1039,11 +1068,12 @@ class DrainTemplater(TransformerMixin, BaseEstimator):
         template_of = self._template_of()
         flat = []
         lines = itertools.chain.from_iterable(sessions)
-        longest = max(map(len, self._template_tokens), default=0)  # fitted messages too
+        # a fitted message has its template's number of tokens (Drain's first level)
+        lengths = set(map(len, self._template_tokens))
         while batch := list(itertools.islice(lines, _BATCH_LINES)):
-            messages, codes = masker.unique(batch, longest)
+            messages, codes = masker.unique(batch, lengths)
             table = [template_of(masked) for masked in messages]
-            table.append(UNKNOWN_TEMPLATE)  # code len(messages): longer than every template
+            table.append(UNKNOWN_TEMPLATE)  # code len(messages): no template's token count
             flat.extend(map(table.__getitem__, codes))
         return _regroup(flat, sessions)
 
