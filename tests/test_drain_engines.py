@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -111,10 +112,12 @@ def test_rust_compatible():
 
 def test_header_prefixes():
     strict, loose = _header_prefixes("<Date> <Time> <Level> <Component>(\\[<Pid>\\])?: <Content>")
-    # <Component> stops at '[' or ': ' (one exact form in both); only <Pid> (stop ']: ') differs
+    # <Component> stops at '[' or ': ', <Pid> at ']: ': each has an exact form
     component = r"(?:[^\[:]|:+[^\[:\s])*:*"
-    assert strict == r"^\S*\s+\S+\s+\S+\s+" + component + r"(\[[^\]]*\])?:\s+"
-    assert loose == r"^\S*\s+\S+\s+\S+\s+" + component + r"(\[.*\])?:\s+"
+    pid = r"(?:[^\]]|\]+(?::\]+)*(?:[^\]:]|:[^\]\s]))*(?:\]+(?::\]+)*:?)?"
+    assert strict == r"^\S*\s+\S+\s+\S+\s+" + component + r"(\[" + pid + r"\])?:\s+"
+    assert loose is None
+    assert re.fullmatch(pid, "1]:2] :]]") and not re.fullmatch(pid, "1]:]]: x")
     assert _header_prefixes("<Content> [<Level>]") is None  # <Content> does not end the format
     assert _header_prefixes("<Level>|<Other>: <Content>") is None  # two alternatives
     assert _header_prefixes(r"<Level>\|<Other>: <Content>") is not None
@@ -213,6 +216,38 @@ def test_long_lines_of_no_template_length_skip_masking_with_the_same_templates(m
     lengths = set(map(len, fitted[1]._template_tokens))
     messages, codes = masker.unique(long_lines, lengths)
     assert len(messages) in codes  # some long lines were not masked at all
+    # where a mask may join tokens, its tokens are counted before it runs
+    assert (masker.count_pass is not None) == any(not keeps_token_count(p) for p in masking)
+
+
+@pytest.mark.parametrize("masking", [
+    [r"((\d+\.){3}\d+,?)+", r"/.+?\s", r"\d+"],  # OpenStack's: the first two share a pass
+    [r"\d+", r"/.+?\s"],
+    [r"[a-c]+", r"=\S*;", r"x.*y"],
+])
+def test_fused_masks_equal_masks_one_by_one(masking):
+    from sklog.preprocessing._batch import fusable
+
+    assert fusable(masking[:1], masking[1], "<*>")
+    rng = np.random.default_rng(1)
+    alphabet = list("0123456789./,=; <*>abcxyz\t")
+    texts = ["".join(rng.choice(alphabet, size=int(n))) for n in rng.integers(1, 60, 3000)]
+    masker = DrainTemplater(masking=masking, engine="polars").fit([["x"]])._masker()
+    assert len(masker.passes) < len(masking)
+    assert masker(texts) == masker.python_path(texts)
+
+
+def test_fusable_refuses_what_could_differ():
+    from sklog.preprocessing._batch import fusable
+
+    ip = r"((\d+\.){3}\d+,?)+"
+    assert not fusable([ip], r"\d+", "<*>")  # begins with a character of the first
+    assert not fusable([r"\d+"], r"/.+?.+?\s", "<*>")  # two runs side by side
+    assert not fusable([r"\d+"], r"/.+?", "<*>")  # may end inside a run
+    assert not fusable([r"\d+"], r"/\S{2}\s", "<*>")  # counts characters of a run
+    assert not fusable([r"\d+"], r"/\w+\s", "<>")  # the run's class lacks the wildcard
+    assert not fusable([r"\d+"], r"(?i)/.+?\s", "<*>")  # flags
+    assert not fusable([r"(?<=a)\d+"], r"/.+?\s", "")
 
 
 def test_token_count_in():
@@ -224,10 +259,10 @@ def test_token_count_in():
     texts = ["", "  ", "a", " a ", "a b", "a\tb  c", *(
         " " * int(rng.integers(0, 3)) + " ".join("x" * int(k) for k in rng.integers(1, 4, n))
         + "\t" * int(rng.integers(0, 2)) for n in rng.integers(1, 30, 200))]
-    for lengths in [(1,), (3, 5), (2, 3, 4, 17, 25), tuple(range(1, 40, 3))]:
+    for lengths in [(1,), (3, 5), (0, 2), (2, 3, 4, 17, 25), tuple(range(1, 40, 3))]:
         found = pl.Series(texts).str.contains(_token_count_in(lengths)).to_list()
         assert found == [len(text.split()) in lengths for text in texts], lengths
-    assert _token_count_in(()) is None
+    assert _token_count_in(()) is None and _token_count_in((0,)) == r"^\s*$"
 
 
 def test_keeps_token_count():

@@ -38,8 +38,6 @@ _ODD_ASCII = r"[\n\x1c-\x1f]"
 @functools.lru_cache(maxsize=256)
 def rust_compatible(pattern):
     """Whether ``pattern`` masks identically with polars' Rust engine on ASCII lines."""
-    import polars as pl
-
     try:
         if re._parser.parse(pattern).getwidth()[0] == 0:  # can match the empty string
             return False
@@ -47,6 +45,14 @@ def rust_compatible(pattern):
         return False
     if re.search(r"(?<!\\)\{,", pattern):  # Python reads {,n} as {0,n}
         return False
+    return _rust_accepts(pattern)
+
+
+@functools.lru_cache(maxsize=256)
+def _rust_accepts(pattern):
+    """Whether polars' Rust engine compiles ``pattern`` (syntax, size and nesting limits)."""
+    import polars as pl
+
     try:
         pl.Series([""], dtype=pl.String).str.contains(pattern)
     except Exception:  # noqa: BLE001 - polars raises its own ComputeError on unsupported syntax
@@ -123,16 +129,179 @@ def _token_count_in(lengths):
     It scans no further than token ``max(lengths) + 1``: nested groups, one per
     length, ``^\\s*\\S+(?:\\s+\\S+){a-1}(?:\\s*$|(?:\\s+\\S+){b-a}(?:\\s*$|...))``.
     """
+    empty = 0 in lengths
     lengths = [n for n in lengths if n > 0]
     if not lengths:
-        return None
+        return r"^\s*$" if empty else None
     pattern = r"\s*$"
     for i in range(len(lengths) - 1, -1, -1):
         gap = lengths[i] - (lengths[i - 1] if i else 1)
         step = rf"(?:\s+\S+){{{gap}}}" if gap else ""
         pattern = step + (pattern if i == len(lengths) - 1 else rf"(?:\s*$|{pattern})")
-    pattern = r"^\s*\S+" + pattern
-    return pattern if rust_compatible(pattern) else None
+    pattern = (r"^\s*$|" if empty else "") + r"^\s*\S+" + pattern
+    return pattern if _rust_accepts(pattern) else None
+
+
+#: The characters of a line on the Rust path: ASCII but the odd ones (``_ODD_ASCII``).
+_RUST_ASCII = frozenset(c for c in range(128) if c != 10 and not 0x1C <= c <= 0x1F)
+
+
+def _atom_chars(op, value):
+    """The characters of ``_RUST_ASCII`` that one parsed single-character atom
+    accepts, or ``None`` when it is not one."""
+    from re import _constants as c
+
+    def category(name):
+        chars = {c.CATEGORY_DIGIT: set(range(48, 58)),
+                 c.CATEGORY_SPACE: {9, 10, 11, 12, 13, 32},
+                 c.CATEGORY_WORD: {ch for ch in _RUST_ASCII if chr(ch).isalnum() or ch == 95}}
+        for positive, negative in ((c.CATEGORY_DIGIT, c.CATEGORY_NOT_DIGIT),
+                                   (c.CATEGORY_SPACE, c.CATEGORY_NOT_SPACE),
+                                   (c.CATEGORY_WORD, c.CATEGORY_NOT_WORD)):
+            chars[negative] = set(_RUST_ASCII) - chars[positive]
+        return chars.get(name)
+
+    if op is c.LITERAL:
+        chars = {value}
+    elif op is c.NOT_LITERAL:
+        chars = set(_RUST_ASCII) - {value}
+    elif op is c.ANY:
+        chars = set(_RUST_ASCII)
+    elif op is c.IN:
+        chars, negate = set(), False
+        for kind, item in value:
+            if kind is c.NEGATE:
+                negate = True
+            elif kind is c.LITERAL:
+                chars.add(item)
+            elif kind is c.RANGE:
+                chars.update(range(item[0], item[1] + 1))
+            elif kind is c.CATEGORY and category(item) is not None:
+                chars |= category(item)
+            else:
+                return None
+        if negate:
+            chars = set(_RUST_ASCII) - chars
+    else:
+        return None
+    return frozenset(chars & _RUST_ASCII)
+
+
+def _alphabet(items):
+    """Every character a match of the parsed regex ``items`` can hold, or ``None``."""
+    from re import _constants as c
+
+    out = set()
+    for op, value in items:
+        chars = _atom_chars(op, value)
+        if chars is not None:
+            out |= chars
+            continue
+        if op is c.SUBPATTERN:
+            parts = [value[3]]
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            parts = [value[2]]
+        elif op is c.BRANCH:
+            parts = value[1]
+        elif op is c.ATOMIC_GROUP:
+            parts = [value]
+        elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue  # zero-width
+        else:
+            return None
+        for part in parts:
+            chars = _alphabet(part)
+            if chars is None:
+                return None
+            out |= chars
+    return out
+
+
+def _first_chars(items, state):
+    """The characters a match of the parsed regex ``items`` can begin with, or ``None``
+    (unknown, or it may be empty)."""
+    from re import _constants as c
+
+    out = set()
+    for op, value in items:
+        chars = _atom_chars(op, value)
+        if chars is not None:
+            return out | chars
+        if op is c.AT:
+            continue  # zero-width
+        if op is c.SUBPATTERN:
+            parts = [value[3]]
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            parts = [value[2]]
+        elif op is c.BRANCH:
+            parts = value[1]
+        else:
+            return None
+        for part in parts:
+            chars = _first_chars(part, state)
+            if chars is None:
+                return None
+            out |= chars
+        if re._parser.SubPattern(state, [(op, value)]).getwidth()[0] > 0:
+            return out
+    return None
+
+
+def _parsed(pattern):
+    """``re``'s parse of ``pattern`` without flags other than the default, else ``None``."""
+    try:
+        parsed = re._parser.parse(pattern)
+    except (re.error, TypeError):
+        return None
+    return parsed if parsed.state.flags == re.UNICODE else None
+
+
+def fusable(before, pattern, wildcard):
+    """Whether ``pattern``, applied after ``before`` (a list of masks), may join them
+    in one alternation pass: the same text on every line of the Rust path.
+
+    Sufficient: ``pattern`` is a sequence of single-character atoms and their
+    repeats; those whose characters are disjoint from ``C`` (every character of
+    a ``before`` match and of ``wildcard``) begin and end it and separate any two
+    of the others, which are unbounded repeats (at most one character required)
+    of an atom that accepts all of ``C``. Runs of ``C`` characters, however
+    long, are then alike to ``pattern`` and the matches of both keep their
+    places, whether or not ``before`` replaced them first (OpenStack's
+    ``((\\d+\\.){3}\\d+,?)+`` then ``/.+?\\s``).
+    """
+    from re import _constants as c
+
+    if not wildcard:
+        return False
+    taken = {ord(ch) for ch in wildcard}
+    for earlier in before:
+        parsed = _parsed(earlier)
+        chars = None if parsed is None else _alphabet(parsed)
+        if chars is None:
+            return False
+        taken |= chars
+    parsed = _parsed(pattern)
+    if parsed is None or not len(parsed):
+        return False
+    kinds = []  # per item: "D" (no C character, at least one), "d" (none, maybe empty), "C"
+    for op, value in parsed:
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and len(value[2]) == 1:
+            low, high, ((atom_op, atom_value),) = value
+        else:
+            low, high, atom_op, atom_value = 1, 1, op, value
+        chars = _atom_chars(atom_op, atom_value)
+        if chars is None:
+            return False
+        if not chars & taken:
+            kinds.append("D" if low >= 1 else "d")
+        elif chars >= taken and high is c.MAXREPEAT and low <= 1:
+            kinds.append("C")
+        else:
+            return False
+    if kinds[0] != "D" or kinds[-1] != "D":
+        return False
+    runs = "".join(kinds).replace("d", "").split("D")  # what lies between required D items
+    return all(run in ("", "C") for run in runs)
 
 
 class BatchMasker:
@@ -161,7 +330,13 @@ class BatchMasker:
     masks after it keep them: :func:`keeps_token_count`): masking cannot
     bring it to a template's count, and templates only match messages of
     their own count (Drain's first level). Random or binary lines and long
-    stack traces mostly skip masking.
+    stack traces mostly skip masking. Where the last mask that may change
+    token counts cannot begin at whitespace, the tokens it will leave are
+    counted before it runs, and it runs only on the lines kept.
+
+    Every regex scan of a 10 kB line costs about 20 microseconds in Rust, so
+    the fewer passes the better: consecutive Rust masks share one pass where
+    that gives the same text (:func:`fusable`).
     """
 
     def __init__(self, python_path, contents, prefixes, masking, wildcard):
@@ -172,18 +347,48 @@ class BatchMasker:
             prefixes is not None and re._parser.parse(prefixes[0]).getwidth()[0] == 0
         )
         self.wildcard = wildcard
-        # the masks from `self.skip_at` on keep token counts: long lines are checked there
-        self.skip_at = len(masking)
-        while self.skip_at and keeps_token_count(masking[self.skip_at - 1]):
-            self.skip_at -= 1
-        # consecutive masking regexes that run in Rust form one stage, the others one each
-        self.stages = []
+        # the masks from `skip_at` on keep token counts: long lines are checked there
+        skip_at = len(masking)
+        while skip_at and keeps_token_count(masking[skip_at - 1]):
+            skip_at -= 1
+        # runs of masks that run in Rust (split where long lines are checked), Python's one each
+        runs = []
         for i, pattern in enumerate(masking):
             rust = rust_compatible(pattern)
-            if rust and self.stages and self.stages[-1][0] and i != self.skip_at:
-                self.stages[-1][1].append(pattern)
+            if rust and runs and runs[-1][0] and i != skip_at:
+                runs[-1][1].append(pattern)
             else:
-                self.stages.append((rust, [pattern]))
+                runs.append((rust, [pattern]))
+        # one pass per mask, but masks that may join those before them in a Rust run (`fusable`)
+        self.passes = []  # (rust, regex)
+        self.check_at = None  # the pass before which long lines are checked
+        for rust, patterns in runs:
+            if sum(len(group) for _, group in self.passes) == skip_at:
+                self.check_at = len(self.passes)
+            groups = [[patterns[0]]]
+            for pattern in patterns[1:]:
+                if rust and fusable(groups[-1], pattern, wildcard):
+                    groups[-1].append(pattern)
+                else:
+                    groups.append([pattern])
+            self.passes += [(rust, group) for group in groups]
+        if self.check_at is None:  # every mask may change token counts
+            self.check_at = len(self.passes)
+        self.passes = [(rust, "|".join(f"(?:{p})" for p in group) if len(group) > 1 else group[0])
+                       for rust, group in self.passes]
+        # The last pass before the check, if it cannot begin at whitespace, runs only on
+        # long lines it leaves with a template's number of tokens: `(?:P|\S)+` finds
+        # P's matches as P does and counts the tokens of the masked text.
+        self.count_pass = None
+        if self.check_at and self.passes[self.check_at - 1][0] and wildcard.strip() == wildcard:
+            last = self.passes[self.check_at - 1][1]
+            parsed = _parsed(last)
+            first = None if parsed is None else _first_chars(parsed, parsed.state)
+            tokens = rf"(?:{last}|\S)+"
+            if first is not None and not first & {9, 10, 11, 12, 13, 32} and _rust_accepts(
+                    tokens):
+                self.check_at -= 1
+                self.count_pass = tokens
 
     def masked(self, lines, lengths=None):
         """``(masked, skipped)``: each line's masked message as a polars Series, and
@@ -198,28 +403,28 @@ class BatchMasker:
         line_series = pl.Series("line", lines, dtype=pl.String)
         frame = self._contents(lines, line_series)
         content = pl.col("content")
-        counts = None if lengths is None else _token_count_in(tuple(sorted(set(lengths))))
-        skip = counts is not None and line_series.str.len_bytes().max() > _LONG_LINE
-        done_masks = 0
-        for rust, patterns in self.stages:
-            if skip and done_masks == self.skip_at:
-                frame = self._skip_long(frame, counts)
-            done_masks += len(patterns)
+        if lengths is None:
+            check = None
+        elif self.count_pass is not None:
+            check = self.count_pass, sorted(set(lengths))
+        else:
+            check = _token_count_in(tuple(sorted(set(lengths))))
+        skip = check is not None and line_series.str.len_bytes().max() > _LONG_LINE
+        for index, (rust, pattern) in enumerate(self.passes):
+            if skip and index == self.check_at:
+                frame = self._skip_long(frame, check)
             if rust:
-                masked = content
-                for pattern in patterns:
-                    masked = masked.str.replace_all(pattern, self.wildcard)
-                frame = frame.with_columns(masked)
+                frame = frame.with_columns(content.str.replace_all(pattern, self.wildcard))
             else:
                 done = frame.collect()
-                sub = re.compile(patterns[0]).sub
+                sub = re.compile(pattern).sub
                 wildcard = self.wildcard
                 frame = done.with_columns(pl.Series(
                     "content", [sub(wildcard, text) for text in done["content"]],
                     dtype=pl.String,
                 )).lazy()
-        if skip and done_masks == self.skip_at:  # every mask may change token counts
-            frame = self._skip_long(frame, counts)
+        if skip and self.check_at == len(self.passes):
+            frame = self._skip_long(frame, check)
         line = pl.col("line")
         odd = (line.str.len_bytes() != line.str.len_chars()) | line.str.contains(_ODD_ASCII)
         done = frame.select(content.str.strip_chars(), odd.alias("odd"),
@@ -234,13 +439,22 @@ class BatchMasker:
         return masked, skipped
 
     @staticmethod
-    def _skip_long(frame, counts):
-        """Flag (``skip``) and empty the long contents that ``counts`` (a regex) misses."""
+    def _skip_long(frame, check):
+        """Flag (``skip``) and empty the long contents that will not have a template's
+        number of tokens. ``check``: a regex matching those that will, or ``(tokens,
+        lengths)``: a regex whose matches are the tokens they will have, and the numbers
+        of tokens of the templates.
+        """
         import polars as pl
 
         content = pl.col("content")
+        if isinstance(check, tuple):
+            tokens, lengths = check
+            kept = content.str.count_matches(tokens).is_in(lengths)
+        else:
+            kept = content.str.contains(check)
         return frame.with_columns(
-            ((content.str.len_bytes() > _LONG_LINE) & ~content.str.contains(counts)).alias("skip")
+            ((content.str.len_bytes() > _LONG_LINE) & ~kept).alias("skip")
         ).with_columns(pl.when("skip").then(pl.lit("")).otherwise(content).alias("content"))
 
     def __call__(self, lines):

@@ -318,10 +318,11 @@ def _stop_free(stops):
     followed by a ``d``: ``(?:[^c]|c+[^cd])*c*``), or a whitespace run then one
     character ``x`` (no whitespace run followed by ``x``, and no trailing
     whitespace, as a stop there would begin inside the run:
-    ``(?:\\S|\\s+[^\\sx])*``). Several stops: characters ``S`` and at most one
-    ``c`` then a run of ``d``, all distinct (``<Component>(\\[<PID>\\])?: ``:
-    ``(?:[^Sc]|c+[^Scd])*c*``). Each has one way to match a line, the field of
-    the atomic pattern.
+    ``(?:\\S|\\s+[^\\sx])*``), or ``c`` then ``e`` then a run of ``d``
+    (``\\]:\\s+``: no ``c e d`` anywhere, an automaton of three states written
+    out). Several stops: characters ``S`` and at most one ``c`` then a run of
+    ``d``, all distinct (``<Component>(\\[<PID>\\])?: ``: ``(?:[^Sc]|c+[^Scd])*c*``).
+    Each has one way to match a line, the field of the atomic pattern.
     """
     def single(atom):  # one character, no quantifier
         return not atom.space and atom.first is not None and atom.text == atom.first
@@ -359,6 +360,16 @@ def _stop_free(stops):
             return f"(?:[^{c}]|{c}+[^{c}{d}])*{c}*"
         if head.space and single(tail):
             return rf"(?:\S|\s+[^\s{tail.first}])*"
+    if len(stop) == 3:  # c, then e, then a run of d (``\]:\s+``): no c e d anywhere
+        head, middle, tail = stop
+        if single(head) and single(middle) and run(tail):
+            chars = [_char(head.first), _char(middle.first)]
+            if (None not in chars and chars[0] != chars[1]
+                    and (not any(ch.isspace() for ch in chars) if tail.space
+                         else _char(tail.first) not in (None, *chars))):
+                c, e, d = head.first, middle.first, tail.first
+                cs = f"{c}+(?:{e}{c}+)*"  # one or more c, each e between them followed by c
+                return f"(?:[^{c}]|{cs}(?:[^{c}{e}]|{e}[^{c}{d}]))*(?:{cs}{e}?)?"
     return None
 
 
