@@ -218,6 +218,7 @@ def test_long_lines_of_no_template_length_skip_masking_with_the_same_templates(m
     assert len(messages) in codes  # some long lines were not masked at all
     # where a mask may join tokens, its tokens are counted before it runs
     assert (masker.count_pass is not None) == any(not keeps_token_count(p) for p in masking)
+    assert (masker.one_way_tokens is not None) == (masker.count_pass is not None)
 
 
 @pytest.mark.parametrize("masking", [
@@ -248,6 +249,36 @@ def test_fusable_refuses_what_could_differ():
     assert not fusable([r"\d+"], r"/\w+\s", "<>")  # the run's class lacks the wildcard
     assert not fusable([r"\d+"], r"(?i)/.+?\s", "<*>")  # flags
     assert not fusable([r"(?<=a)\d+"], r"/.+?\s", "")
+
+
+@pytest.mark.parametrize("pattern", [r"/.+?\s", r"0x.*?\s", r"<\d+\ssec", r"=[a-c]{2,3}\s\w"])
+def test_one_way_masks_match_as_the_mask_and_never_count_too_many_tokens(pattern):
+    import polars as pl
+
+    from sklog.preprocessing._batch import _more_tokens_than, _one_way, _one_way_tokens
+
+    regex, _ = _one_way(pattern)
+    tokens = _one_way_tokens([pattern])
+    rng = np.random.default_rng(2)
+    alphabet = list("/0x<=abc12 \tsec")
+    texts = ["".join(rng.choice(alphabet, size=int(n))) for n in rng.integers(1, 40, 3000)]
+    series = pl.Series(texts)
+    assert series.str.replace_all(regex, "<*>").to_list() == [
+        re.sub(pattern, "<*>", text) for text in texts]
+    true_counts = [len(re.sub(pattern, "<*>", text).split()) for text in texts]
+    for n in (0, 1, 3, 6):
+        more = series.str.contains(_more_tokens_than(tokens, n)).to_list()
+        assert all(count > n for count, found in zip(true_counts, more, strict=True) if found)
+        assert any(more)  # and proves some (most where its first character always begins it)
+
+
+def test_one_way_refuses_masks_with_several_matches_from_one_place():
+    from sklog.preprocessing._batch import _one_way, _one_way_tokens
+
+    for pattern in [r"\d+", r"a.+?\s+", r"/.*\s", r"a\w*\d", r"(ab|a)\s", r"(?i)/.+?\s"]:
+        assert _one_way(pattern) is None, pattern
+    assert _one_way_tokens([r"/.+?\s", r"/x\s"]) is None  # both begin with '/'
+    assert _one_way_tokens([r"\s.+?\s"]) is None  # begins with whitespace
 
 
 def test_token_count_in():

@@ -304,6 +304,103 @@ def fusable(before, pattern, wildcard):
     return all(run in ("", "C") for run in runs)
 
 
+def _char_class(chars):
+    """A regex class of the ``chars`` (codes), as hex ranges."""
+    codes, parts, i = sorted(chars), [], 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] == codes[j] + 1:
+            j += 1
+        parts.append(f"\\x{codes[i]:02X}" + (f"-\\x{codes[j]:02X}" if j > i else ""))
+        i = j + 1
+    return "[" + "".join(parts) + "]"
+
+
+def _one_way(pattern):
+    """``(regex, first)``: a regex that matches what ``pattern`` matches on the Rust path,
+    each match the only one from where it begins, and the characters it begins
+    with; ``None`` where not shown.
+
+    Shown for a sequence of single-character atoms and their repeats, each repeat
+    followed by a required atom it cannot match, and last a single character or a
+    fixed count. A lazy ``A+?B`` or ``A*?B`` that ends the pattern stops at the
+    first ``B`` (``/.+?\\s`` is ``/.\\S*\\s``). With one way to match, no regex
+    engine can match it otherwise, even one that only asks whether some match exists.
+    """
+    from re import _constants as c
+
+    parsed = _parsed(pattern)
+    if parsed is None or not len(parsed):
+        return None
+    items = []  # (chars, low, high)
+    for op, value in parsed:
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT) and len(value[2]) == 1:
+            low, high, ((atom_op, atom_value),) = value
+            lazy = op is c.MIN_REPEAT and low != high
+        else:
+            low, high, atom_op, atom_value, lazy = 1, 1, op, value, False
+        chars = _atom_chars(atom_op, atom_value)
+        if chars is None or not chars:
+            return None
+        items.append((chars, low, high, lazy))
+    if (len(items) >= 2 and items[-2][3] and items[-2][2] is c.MAXREPEAT
+            and items[-1][1:3] == (1, 1)):
+        (chars, low, _, _), last = items[-2], items[-1]
+        rest = chars - last[0]
+        items[-2:] = [(chars, low, low, False), (rest, 0, c.MAXREPEAT, False), last]
+    if any(lazy for *_, lazy in items) or not items[-1][1] == items[-1][2]:
+        return None
+    for (chars, low, high, _), (following, need, _, _) in zip(items, items[1:], strict=False):
+        if low != high and (need < 1 or chars & following):
+            return None
+    text = ""
+    for chars, low, high, _ in items:
+        if high == 0 or not chars and low == 0:
+            continue
+        quantifier = ("" if low == high == 1 else f"{{{low}}}" if low == high
+                      else "*" if (low, high) == (0, c.MAXREPEAT)
+                      else "+" if (low, high) == (1, c.MAXREPEAT)
+                      else f"{{{low},}}" if high is c.MAXREPEAT else f"{{{low},{high}}}")
+        text += _char_class(chars) + quantifier
+    first = set()
+    for chars, low, _, _ in items:
+        first |= chars
+        if low:
+            break
+    return text, frozenset(first)
+
+
+_SPACE_CODES = frozenset({9, 10, 11, 12, 13, 32})
+
+
+def _one_way_tokens(joining):
+    """A regex whose one way to match is a token of the text once the masks ``joining``
+    (a pass's masks that may join tokens) replaced their matches, or ``None``.
+
+    Each mask must match one way (:func:`_one_way`) and begin with characters no
+    other begins with, nor whitespace: a token is then a run of those masks'
+    matches and of characters none of them begins with. Where a mask cannot
+    match at its first character the regex fails: it never counts too many.
+    """
+    forms = [_one_way(pattern) for pattern in joining]
+    if not forms or None in forms:
+        return None
+    firsts = [first for _, first in forms]
+    begin = frozenset().union(*firsts)
+    if begin & _SPACE_CODES or sum(map(len, firsts)) != len(begin):
+        return None
+    plain = _char_class(_RUST_ASCII - begin - _SPACE_CODES)
+    return "(?:" + "|".join(regex for regex, _ in forms) + f"|{plain})+"
+
+
+@functools.lru_cache(maxsize=64)
+def _more_tokens_than(tokens, n):
+    """A Rust regex matching text of more than ``n`` of these ``tokens``, scanning no
+    further than the first ``n + 1``; ``None`` where the engine does not accept it."""
+    pattern = rf"^\s*(?:{tokens}\s+){{{n}}}\S"
+    return pattern if _rust_accepts(pattern) else None
+
+
 class BatchMasker:
     """Lines -> masked messages, vectorised; the same result as ``python_path`` line by line.
 
@@ -332,7 +429,9 @@ class BatchMasker:
     their own count (Drain's first level). Random or binary lines and long
     stack traces mostly skip masking. Where the last mask that may change
     token counts cannot begin at whitespace, the tokens it will leave are
-    counted before it runs, and it runs only on the lines kept.
+    counted before it runs, and it runs only on the lines kept; where it
+    matches one way (:func:`_one_way`), a scan of the first tokens proves
+    most long lines have too many before any count.
 
     Every regex scan of a 10 kB line costs about 20 microseconds in Rust, so
     the fewer passes the better: consecutive Rust masks share one pass where
@@ -374,21 +473,25 @@ class BatchMasker:
             self.passes += [(rust, group) for group in groups]
         if self.check_at is None:  # every mask may change token counts
             self.check_at = len(self.passes)
+        groups = [group for _, group in self.passes]
         self.passes = [(rust, "|".join(f"(?:{p})" for p in group) if len(group) > 1 else group[0])
                        for rust, group in self.passes]
         # The last pass before the check, if it cannot begin at whitespace, runs only on
         # long lines it leaves with a template's number of tokens: `(?:P|\S)+` finds
-        # P's matches as P does and counts the tokens of the masked text.
-        self.count_pass = None
+        # P's matches as P does and counts the tokens of the masked text. First, where
+        # its masks that join tokens each match one way (`_one_way`), one scan that
+        # stops at the first tokens proves most long lines have too many.
+        self.count_pass = self.one_way_tokens = None
         if self.check_at and self.passes[self.check_at - 1][0] and wildcard.strip() == wildcard:
             last = self.passes[self.check_at - 1][1]
             parsed = _parsed(last)
             first = None if parsed is None else _first_chars(parsed, parsed.state)
             tokens = rf"(?:{last}|\S)+"
-            if first is not None and not first & {9, 10, 11, 12, 13, 32} and _rust_accepts(
-                    tokens):
+            if first is not None and not first & _SPACE_CODES and _rust_accepts(tokens):
                 self.check_at -= 1
                 self.count_pass = tokens
+                self.one_way_tokens = _one_way_tokens(
+                    [p for p in groups[self.check_at] if not keeps_token_count(p)])
 
     def masked(self, lines, lengths=None):
         """``(masked, skipped)``: each line's masked message as a polars Series, and
@@ -406,7 +509,9 @@ class BatchMasker:
         if lengths is None:
             check = None
         elif self.count_pass is not None:
-            check = self.count_pass, sorted(set(lengths))
+            more = (None if self.one_way_tokens is None or not lengths
+                    else _more_tokens_than(self.one_way_tokens, max(lengths)))
+            check = self.count_pass, sorted(set(lengths)), more
         else:
             check = _token_count_in(tuple(sorted(set(lengths))))
         skip = check is not None and line_series.str.len_bytes().max() > _LONG_LINE
@@ -442,20 +547,30 @@ class BatchMasker:
     def _skip_long(frame, check):
         """Flag (``skip``) and empty the long contents that will not have a template's
         number of tokens. ``check``: a regex matching those that will, or ``(tokens,
-        lengths)``: a regex whose matches are the tokens they will have, and the numbers
-        of tokens of the templates.
+        lengths, more)``: a regex whose matches are the tokens they will have, the
+        numbers of tokens of the templates, and ``None`` or a regex matching some
+        of those that will have more (cheaper, tried first).
         """
         import polars as pl
 
         content = pl.col("content")
-        if isinstance(check, tuple):
-            tokens, lengths = check
-            kept = content.str.count_matches(tokens).is_in(lengths)
-        else:
-            kept = content.str.contains(check)
-        return frame.with_columns(
-            ((content.str.len_bytes() > _LONG_LINE) & ~kept).alias("skip")
-        ).with_columns(pl.when("skip").then(pl.lit("")).otherwise(content).alias("content"))
+        long = content.str.len_bytes() > _LONG_LINE
+
+        def emptied(frame, skip):
+            return frame.with_columns(skip).with_columns(
+                pl.when("skip").then(pl.lit("")).otherwise(content).alias("content"))
+
+        if not isinstance(check, tuple):
+            return emptied(frame, (long & ~content.str.contains(check)).alias("skip"))
+        tokens, lengths, more = check
+        if more is not None:  # emptied contents are short: the count below skips them
+            frame = emptied(frame, (long & content.str.contains(more)).alias("skip"))
+            frame = frame.rename({"skip": "more"})
+        frame = emptied(frame, (long & ~content.str.count_matches(tokens).is_in(lengths))
+                        .alias("skip"))
+        if more is not None:
+            frame = frame.with_columns(pl.col("skip") | pl.col("more")).drop("more")
+        return frame
 
     def __call__(self, lines):
         """Each line's masked message."""
