@@ -187,6 +187,21 @@ def _atom_chars(op, value):
     return frozenset(chars & _RUST_ASCII)
 
 
+def _children(op, value):
+    """The item lists a parsed group, repeat or alternation holds, else ``None``."""
+    from re import _constants as c
+
+    if op is c.SUBPATTERN:
+        return [value[3]]
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+        return [value[2]]
+    if op is c.BRANCH:
+        return value[1]
+    if op is c.ATOMIC_GROUP:
+        return [value]
+    return None
+
+
 def _alphabet(items):
     """Every character a match of the parsed regex ``items`` can hold, or ``None``."""
     from re import _constants as c
@@ -197,17 +212,10 @@ def _alphabet(items):
         if chars is not None:
             out |= chars
             continue
-        if op is c.SUBPATTERN:
-            parts = [value[3]]
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-            parts = [value[2]]
-        elif op is c.BRANCH:
-            parts = value[1]
-        elif op is c.ATOMIC_GROUP:
-            parts = [value]
-        elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
             continue  # zero-width
-        else:
+        parts = _children(op, value)
+        if parts is None:
             return None
         for part in parts:
             chars = _alphabet(part)
@@ -229,13 +237,8 @@ def _first_chars(items, state):
             return out | chars
         if op is c.AT:
             continue  # zero-width
-        if op is c.SUBPATTERN:
-            parts = [value[3]]
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-            parts = [value[2]]
-        elif op is c.BRANCH:
-            parts = value[1]
-        else:
+        parts = _children(op, value)
+        if parts is None:
             return None
         for part in parts:
             chars = _first_chars(part, state)
