@@ -45,6 +45,7 @@ _VARIANTS = {
     "ByteWindower(zstd) + CLAD (Transformer only)": {"encoder": "transformer"},
     "ByteWindower(raw bytes) + CLAD": {"codec": None},
     "ByteWindower(gzip) + CLAD": {"codec": "gzip"},
+    "ByteWindower(lz4) + CLAD": {"codec": "lz4"},
 }
 
 
