@@ -552,28 +552,27 @@ class BatchMasker:
         number of tokens. ``check``: a regex matching those that will, or ``(tokens,
         lengths, more)``: a regex whose matches are the tokens they will have, the
         numbers of tokens of the templates, and ``None`` or a regex matching some
-        of those that will have more (cheaper, tried first).
+        of those that will have more (one cheap scan, tried first). Only the long
+        contents are scanned: counting tokens costs per token.
         """
         import polars as pl
 
-        content = pl.col("content")
-        long = content.str.len_bytes() > _LONG_LINE
-
-        def emptied(frame, skip):
-            return frame.with_columns(skip).with_columns(
-                pl.when("skip").then(pl.lit("")).otherwise(content).alias("content"))
-
-        if not isinstance(check, tuple):
-            return emptied(frame, (long & ~content.str.contains(check)).alias("skip"))
-        tokens, lengths, more = check
-        if more is not None:  # emptied contents are short: the count below skips them
-            frame = emptied(frame, (long & content.str.contains(more)).alias("skip"))
-            frame = frame.rename({"skip": "more"})
-        frame = emptied(frame, (long & ~content.str.count_matches(tokens).is_in(lengths))
-                        .alias("skip"))
-        if more is not None:
-            frame = frame.with_columns(pl.col("skip") | pl.col("more")).drop("more")
-        return frame
+        done = frame.collect()
+        content = done["content"]
+        where = (content.str.len_bytes() > _LONG_LINE).arg_true()
+        long = content.gather(where)
+        if isinstance(check, tuple):
+            tokens, lengths, more = check
+            skip = (long.str.contains(more) if more is not None
+                    else pl.Series([False] * len(long), dtype=pl.Boolean))
+            rest = (~skip).arg_true()
+            skip = skip.scatter(rest, ~long.gather(rest).str.count_matches(tokens).is_in(lengths))
+        else:
+            skip = ~long.str.contains(check)
+        flags = pl.Series("skip", [False] * len(content), dtype=pl.Boolean).scatter(where, skip)
+        return done.with_columns(
+            flags, pl.when(flags).then(pl.lit("")).otherwise(content).alias("content")
+        ).lazy()
 
     def __call__(self, lines):
         """Each line's masked message."""
