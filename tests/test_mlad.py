@@ -77,6 +77,30 @@ def test_contamination_float_flags_that_share_of_training(toy_template_sessions)
     assert (det.predict(X) == -1).mean() <= 0.25 + 1e-9
 
 
+def test_auto_threshold_is_the_99th_percentile_of_held_out_energies():
+    """contamination="auto": one cut for every session, the 99th percentile of the energies
+    of the held-out training sessions (chosen on validation re-splits: see MLAD's Notes)."""
+    from sklog.mlad import AUTO_QUANTILE
+    from sklog.nn._detector import THRESHOLD_MARGIN
+    from sklog.utils import seed_from_random_state
+
+    rng = np.random.RandomState(0)
+    X = [["open <*>", *["read <*>"] * rng.randint(1, 8), *["write <*>"] * rng.randint(0, 3),
+          "close <*>"] for _ in range(300)]
+    det = MLAD(**{**TINY, "max_epochs": 2}).fit(X)
+    _, held_out = det._held_out_split(len(X), seed_from_random_state(0))
+    assert len(held_out) == 30
+    energies = det.anomaly_score([X[i] for i in held_out])
+    cut = np.quantile(energies, 0.99)
+    assert AUTO_QUANTILE == 0.99
+    assert det.threshold_ == pytest.approx(cut + THRESHOLD_MARGIN * abs(cut), rel=1e-6)
+    assert det.offset_ == -det.threshold_
+    # below the held-out maximum (the rule is a quantile, not ALogSCAN's maximum)
+    assert det.threshold_ < energies.max()
+    # one offset for every session: decision_function is score_samples - offset_
+    np.testing.assert_allclose(det.decision_function(X), det.score_samples(X) - det.offset_)
+
+
 def test_explain_ranks_the_error_line_first(toy_template_sessions):
     X, y = toy_template_sessions
     det = MLAD(**TINY).fit(_normal(X, y))
