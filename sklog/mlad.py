@@ -334,8 +334,9 @@ class MLAD(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
       ``template_embedding="learned"`` too.
     * **The threshold** (``contamination="auto"``). Chosen on training data
       only: the benchmarks' validation re-split (``python -m sklog.benchmarks
-      --validation``) of the training part of ``hdfs_raw``/``natural`` (the only MLAD dataset whose training
-      part holds labelled anomalies), 75/25, fits on the normal sessions of
+      --validation``) of the training part of ``hdfs_raw``/``natural`` (the
+      only MLAD dataset whose training part holds labelled anomalies), 75/25,
+      fits on the normal sessions of
       the first part and scores the second (seeds 0 and 1, CPU). Quantile of
       the held-out energies -> validation F1 (seed 0 / seed 1): 0.98 ->
       0.68 / 0.70, 0.99 -> 0.85 / 0.77, 0.993 -> 0.85 / 0.77, 0.995 -> 0.85 /
