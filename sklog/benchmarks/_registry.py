@@ -106,6 +106,8 @@ def build_for_dataset(method, dataset, random_state, **params):
     0.5
     >>> type(build_for_dataset(get_method("pca"), "bgl_seq", 0)).__name__
     'PCADetector'
+    >>> [name for name, _ in build_for_dataset(get_method("clad"), "bgl_raw", 0).steps]
+    ['bytewindower', 'clad']
     """
     from ._data import TEMPLATERS
 
@@ -114,7 +116,8 @@ def build_for_dataset(method, dataset, random_state, **params):
         return method.build(random_state, **params)
     pipeline = method.build_pipeline(log_format=settings["log_format"],
                                      random_state=random_state, **params)
-    extra = {f"draintemplater__{k}": v for k, v in settings.items() if k != "log_format"}
+    extra = {f"draintemplater__{k}": v for k, v in settings.items()
+             if k != "log_format" and method.templater}  # CLAD reads raw lines itself
     return pipeline.set_params(**extra) if extra else pipeline
 
 
