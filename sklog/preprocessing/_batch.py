@@ -225,31 +225,6 @@ def _alphabet(items):
     return out
 
 
-def _first_chars(items, state):
-    """The characters a match of the parsed regex ``items`` can begin with, or ``None``
-    (unknown, or it may be empty)."""
-    from re import _constants as c
-
-    out = set()
-    for op, value in items:
-        chars = _atom_chars(op, value)
-        if chars is not None:
-            return out | chars
-        if op is c.AT:
-            continue  # zero-width
-        parts = _children(op, value)
-        if parts is None:
-            return None
-        for part in parts:
-            chars = _first_chars(part, state)
-            if chars is None:
-                return None
-            out |= chars
-        if re._parser.SubPattern(state, [(op, value)]).getwidth()[0] > 0:
-            return out
-    return None
-
-
 def _parsed(pattern):
     """``re``'s parse of ``pattern`` without flags other than the default, else ``None``."""
     try:
@@ -430,11 +405,9 @@ class BatchMasker:
     masks after it keep them: :func:`keeps_token_count`): masking cannot
     bring it to a template's count, and templates only match messages of
     their own count (Drain's first level). Random or binary lines and long
-    stack traces mostly skip masking. Where the last mask that may change
-    token counts cannot begin at whitespace, the tokens it will leave are
-    counted before it runs, and it runs only on the lines kept; where it
-    matches one way (:func:`_one_way`), a scan of the first tokens proves
-    most long lines have too many before any count.
+    stack traces mostly skip masking. Where the last masks that may change
+    token counts each match one way (:func:`_one_way`), a scan of the first
+    tokens proves most long lines will have too many before those masks run.
 
     Every regex scan of a 10 kB line costs about 20 microseconds in Rust, so
     the fewer passes the better: consecutive Rust masks share one pass where
@@ -479,22 +452,13 @@ class BatchMasker:
         groups = [group for _, group in self.passes]
         self.passes = [(rust, "|".join(f"(?:{p})" for p in group) if len(group) > 1 else group[0])
                        for rust, group in self.passes]
-        # The last pass before the check, if it cannot begin at whitespace, runs only on
-        # long lines it leaves with a template's number of tokens: `(?:P|\S)+` finds
-        # P's matches as P does and counts the tokens of the masked text. First, where
-        # its masks that join tokens each match one way (`_one_way`), one scan that
-        # stops at the first tokens proves most long lines have too many.
-        self.count_pass = self.one_way_tokens = None
+        # Before the last pass that may join tokens, where its masks that do each match
+        # one way (`_one_way`), one scan of the first tokens proves most long lines will
+        # have too many: the pass then runs only on the others.
+        self.one_way_tokens = None
         if self.check_at and self.passes[self.check_at - 1][0] and wildcard.strip() == wildcard:
-            last = self.passes[self.check_at - 1][1]
-            parsed = _parsed(last)
-            first = None if parsed is None else _first_chars(parsed, parsed.state)
-            tokens = rf"(?:{last}|\S)+"
-            if first is not None and not first & _SPACE_CODES and _rust_accepts(tokens):
-                self.check_at -= 1
-                self.count_pass = tokens
-                self.one_way_tokens = _one_way_tokens(
-                    [p for p in groups[self.check_at] if not keeps_token_count(p)])
+            self.one_way_tokens = _one_way_tokens(
+                [p for p in groups[self.check_at - 1] if not keeps_token_count(p)])
 
     def masked(self, lines, lengths=None):
         """``(masked, skipped)``: each line's masked message as a polars Series, and
@@ -509,18 +473,16 @@ class BatchMasker:
         line_series = pl.Series("line", lines, dtype=pl.String)
         frame = self._contents(lines, line_series)
         content = pl.col("content")
-        if lengths is None:
-            check = None
-        elif self.count_pass is not None:
-            more = (None if self.one_way_tokens is None or not lengths
-                    else _more_tokens_than(self.one_way_tokens, max(lengths)))
-            check = self.count_pass, sorted(set(lengths)), more
-        else:
-            check = _token_count_in(tuple(sorted(set(lengths))))
-        skip = check is not None and line_series.str.len_bytes().max() > _LONG_LINE
+        counts = None if lengths is None else _token_count_in(tuple(sorted(set(lengths))))
+        more = (None if self.one_way_tokens is None or not lengths
+                else _more_tokens_than(self.one_way_tokens, max(lengths)))
+        skip = ((counts is not None or more is not None)
+                and line_series.str.len_bytes().max() > _LONG_LINE)
         for index, (rust, pattern) in enumerate(self.passes):
-            if skip and index == self.check_at:
-                frame = self._skip_long(frame, check)
+            if skip and more is not None and index == self.check_at - 1:
+                frame = self._skip_long(frame, lambda long: long.str.contains(more))
+            if skip and counts is not None and index == self.check_at:
+                frame = self._skip_long(frame, lambda long: ~long.str.contains(counts))
             if rust:
                 frame = frame.with_columns(content.str.replace_all(pattern, self.wildcard))
             else:
@@ -531,8 +493,10 @@ class BatchMasker:
                     "content", [sub(wildcard, text) for text in done["content"]],
                     dtype=pl.String,
                 )).lazy()
-        if skip and self.check_at == len(self.passes):
-            frame = self._skip_long(frame, check)
+        if skip and counts is not None and self.check_at == len(self.passes):
+            frame = self._skip_long(frame, lambda long: ~long.str.contains(counts))
+        if skip and "skip" not in frame.collect_schema():
+            frame = frame.with_columns(pl.lit(False).alias("skip"))
         line = pl.col("line")
         odd = (line.str.len_bytes() != line.str.len_chars()) | line.str.contains(_ODD_ASCII)
         done = frame.select(content.str.strip_chars(), odd.alias("odd"),
@@ -547,29 +511,20 @@ class BatchMasker:
         return masked, skipped
 
     @staticmethod
-    def _skip_long(frame, check):
-        """Flag (``skip``) and empty the long contents that will not have a template's
-        number of tokens. ``check``: a regex matching those that will, or ``(tokens,
-        lengths, more)``: a regex whose matches are the tokens they will have, the
-        numbers of tokens of the templates, and ``None`` or a regex matching some
-        of those that will have more (one cheap scan, tried first). Only the long
-        contents are scanned: counting tokens costs per token.
+    def _skip_long(frame, test):
+        """Flag (``skip``) and empty the long contents that ``test`` (long contents ->
+        booleans) says will not have a template's number of tokens. Only long
+        contents are scanned; the emptied ones are short, so a later test skips them.
         """
         import polars as pl
 
         done = frame.collect()
         content = done["content"]
         where = (content.str.len_bytes() > _LONG_LINE).arg_true()
-        long = content.gather(where)
-        if isinstance(check, tuple):
-            tokens, lengths, more = check
-            skip = (long.str.contains(more) if more is not None
-                    else pl.Series([False] * len(long), dtype=pl.Boolean))
-            rest = (~skip).arg_true()
-            skip = skip.scatter(rest, ~long.gather(rest).str.count_matches(tokens).is_in(lengths))
-        else:
-            skip = ~long.str.contains(check)
-        flags = pl.Series("skip", [False] * len(content), dtype=pl.Boolean).scatter(where, skip)
+        flags = pl.Series("skip", [False] * len(content), dtype=pl.Boolean).scatter(
+            where, test(content.gather(where)))
+        if "skip" in done.columns:
+            flags = flags | done["skip"]
         return done.with_columns(
             flags, pl.when(flags).then(pl.lit("")).otherwise(content).alias("content")
         ).lazy()
