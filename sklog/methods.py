@@ -238,7 +238,7 @@ METHODS = {method.name: method for method in (
     Method(
         name="mlad", label="MLAD", factory="sklog.mlad:MLAD", kind="detector",
         needs_labels=False,
-        threshold_rule="contamination='auto': 99th percentile of the energies of the "
+        threshold_rule="contamination='auto': 99.5th percentile of the energies of the "
                        "held-out 10% of the normal training sessions (not used in gradient "
                        "steps)",
         description="MLAD: Sentence-BERT template vectors, entmax-attention Transformer, "

@@ -1,7 +1,7 @@
 """MLAD rows: every protocol of the MLAD tables, the older HDFS/BGL protocols, and ablations.
 
 Every row is fitted on normal training sessions only and thresholded with
-``contamination="auto"`` (the 99th percentile of the energies of the
+``contamination="auto"`` (the 99.5th percentile of the energies of the
 held-out 10% of the training sessions, never used in a gradient step). The ablation rows change
 one setting each: ``alpha`` (1.0 is softmax attention), no Gaussian mixture
 (the score is the mean next-template prediction error), learned template
