@@ -134,6 +134,36 @@ def test_header_prefixes():
     assert _header_prefixes(r"<Level>(\d<Pid>)?: <Content>")[1] is not None
 
 
+@pytest.mark.parametrize("log_format, field, stops, alphabet", [
+    (r"<A>(\[<B>\])?: <Content>", "A", r"\[|:\s", "[: x"),  # several stops, one a run
+    (r"<A> \[<B>\]: <Content>", "B", r"\]:\s", "]: x"),  # a character, another, a run
+    (r"<A>(@<B>|/<C>)?,<Content>", "A", r"[@/,]", "@/,x"),  # several one-character stops
+])
+def test_stop_free_fields_hold_exactly_the_text_before_the_first_stop(log_format, field, stops,
+                                                                     alphabet):
+    """Every string over the stops' characters up to length 6: the field's exact
+    lookaround-free form matches it iff no stop begins in it."""
+    import itertools
+
+    from sklog.preprocessing._drain import _END, _Field, _parse_format, _stop_free, _stops
+
+    def fields(items):
+        for k, item in enumerate(items):
+            if isinstance(item, _Field):
+                yield item.name, items[k + 1:]
+            elif hasattr(item, "alternatives"):
+                for alt in item.alternatives:
+                    yield from ((name, [*rest, *items[k + 1:]]) for name, rest in fields(alt))
+
+    (items,), _ = _parse_format(log_format)
+    rest = dict(fields(items))[field]
+    body = re.compile(_stop_free(_stops(rest, [(_END,)])))
+    for n in range(7):
+        for chars in itertools.product(alphabet, repeat=n):
+            text = "".join(chars)
+            assert bool(body.fullmatch(text)) == (re.search(stops, text) is None), text
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_mining_that_skips_repeats_equals_drain_on_every_line(seed):
     """Many short messages over few words: clusters keep changing while messages repeat."""
