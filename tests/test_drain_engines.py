@@ -10,8 +10,9 @@ import pytest
 
 from sklog.datasets import load_loghub_2k
 from sklog.preprocessing import DEFAULT_MASKING, DrainTemplater, loghub_presets
-from sklog.preprocessing._batch import keeps_token_count, rust_compatible
+from sklog.preprocessing._batch import rust_compatible
 from sklog.preprocessing._drain import _header_prefixes
+from sklog.preprocessing._masks import fusable, keeps_token_count
 
 pytest.importorskip("polars")
 
@@ -256,8 +257,6 @@ def test_long_lines_of_no_template_length_skip_masking_with_the_same_templates(m
     [r"[a-c]+", r"=\S*;", r"x.*y"],
 ])
 def test_fused_masks_equal_masks_one_by_one(masking):
-    from sklog.preprocessing._batch import fusable
-
     assert fusable(masking[:1], masking[1], "<*>")
     rng = np.random.default_rng(1)
     alphabet = list("0123456789./,=; <*>abcxyz\t")
@@ -268,8 +267,6 @@ def test_fused_masks_equal_masks_one_by_one(masking):
 
 
 def test_fusable_refuses_what_could_differ():
-    from sklog.preprocessing._batch import fusable
-
     ip = r"((\d+\.){3}\d+,?)+"
     assert not fusable([ip], r"\d+", "<*>")  # begins with a character of the first
     assert not fusable([r"\d+"], r"/.+?.+?\s", "<*>")  # two runs side by side
@@ -284,7 +281,8 @@ def test_fusable_refuses_what_could_differ():
 def test_one_way_masks_match_as_the_mask_and_never_count_too_many_tokens(pattern):
     import polars as pl
 
-    from sklog.preprocessing._batch import _more_tokens_than, _one_way, _one_way_tokens
+    from sklog.preprocessing._batch import _more_tokens_than
+    from sklog.preprocessing._masks import _one_way, _one_way_tokens
 
     regex, _ = _one_way(pattern)
     tokens = _one_way_tokens([pattern])
@@ -302,7 +300,7 @@ def test_one_way_masks_match_as_the_mask_and_never_count_too_many_tokens(pattern
 
 
 def test_one_way_refuses_masks_with_several_matches_from_one_place():
-    from sklog.preprocessing._batch import _one_way, _one_way_tokens
+    from sklog.preprocessing._masks import _one_way, _one_way_tokens
 
     for pattern in [r"\d+", r"a.+?\s+", r"/.*\s", r"a\w*\d", r"(ab|a)\s", r"(?i)/.+?\s"]:
         assert _one_way(pattern) is None, pattern
