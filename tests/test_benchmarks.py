@@ -296,6 +296,22 @@ def test_a_cells_module_that_fails_to_import_fails_the_listing(monkeypatch, tmp_
         _harness.main(["--list"])
 
 
+def test_neural_rows_keep_their_epoch_losses():
+    from sklog.alogscan import ALogSCAN
+
+    split = make_split("hdfs_raw", "natural", _tiny_data(), seed=0)
+    tiny = dict(embedding_dim=4, channels=4, max_epochs=2, batch_size=16)
+    cell = BenchmarkCell("hdfs_raw", "natural", "tiny", lambda rs: ALogSCAN(**tiny,
+                                                                             random_state=rs))
+    row = run_cell(cell, split, 0)
+    assert row["error"] is None
+    assert [e["epoch"] for e in row["epochs"]] == [1.0, 2.0]
+    assert all(math.isfinite(e["train_loss"]) for e in row["epochs"])
+    json.dumps(row["epochs"])  # written with the row
+    spy = run_cell(BenchmarkCell("hdfs_raw", "natural", "spy", lambda rs: SpyDetector()), split, 0)
+    assert "epochs" not in spy
+
+
 def test_run_cell_scores_in_one_pass():
     """The test part goes through the pipeline's transforming steps once: decisions and scores."""
     from sklearn.pipeline import make_pipeline

@@ -227,6 +227,9 @@ def run_cell(cell, split, seed, *, keep=False):
             else:
                 estimator.fit(X_fit, y_fit)
             row["fit_seconds"] = time.perf_counter() - start
+            epochs = epoch_losses(estimator)
+            if epochs is not None:
+                row["epochs"] = epochs
             y_true = np.asarray(split.y_test) == 1
             start = time.perf_counter()
             y_pred, scores, _ = score_sessions(estimator, split.X_test)  # one pass
@@ -246,6 +249,25 @@ def run_cell(cell, split, seed, *, keep=False):
     if keep:
         return row, estimator, scores
     return row
+
+
+def epoch_losses(estimator):
+    """Per-epoch ``train_loss`` / ``valid_loss`` of a skorch-based estimator (a
+    pipeline's last step), or ``None``: how a neural row trained, kept in the row
+    so that a poor seed can be diagnosed after the run.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> epoch_losses(LogisticRegression()) is None
+    True
+    """
+    last = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    history = getattr(getattr(last, "net_", None), "history", None)
+    if history is None:
+        return None
+    keys = ("epoch", "train_loss", "valid_loss")
+    return [{key: float(entry[key]) for key in keys if key in entry} for entry in history]
 
 
 def _describe(estimator):
