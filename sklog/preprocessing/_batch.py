@@ -64,7 +64,7 @@ def _rust_accepts(pattern):
     return True
 
 
-#: Lines longer than this (bytes) are checked for more tokens than any template has.
+#: Lines longer than this (bytes) are checked for a token count no template has.
 _LONG_LINE = 1024
 
 @functools.lru_cache(maxsize=64)
@@ -154,9 +154,11 @@ class BatchMasker:
         # one pass per mask, but masks that may join those before them in a Rust run (`fusable`)
         self.passes = []  # (rust, regex)
         self.check_at = None  # the pass before which long lines are checked
+        done = 0  # masks in the passes so far
         for rust, patterns in runs:
-            if sum(len(group) for _, group in self.passes) == skip_at:
+            if done == skip_at:
                 self.check_at = len(self.passes)
+            done += len(patterns)
             groups = [[patterns[0]]]
             for pattern in patterns[1:]:
                 if rust and fusable(groups[-1], pattern, wildcard):
@@ -173,7 +175,8 @@ class BatchMasker:
         # one way (`_one_way`), one scan of the first tokens proves most long lines will
         # have too many: the pass then runs only on the others.
         self.one_way_tokens = None
-        if self.check_at and self.passes[self.check_at - 1][0] and wildcard.strip() == wildcard:
+        if (self.check_at and self.passes[self.check_at - 1][0] and wildcard
+                and not any(ch.isspace() for ch in wildcard)):
             self.one_way_tokens = _one_way_tokens(
                 [p for p in groups[self.check_at - 1] if not keeps_token_count(p)])
 

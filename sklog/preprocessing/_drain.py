@@ -310,6 +310,13 @@ def _char(first):
     return first if len(first) == 1 else None
 
 
+def _run_avoids(run, chars):
+    """Whether the class of ``run`` (an atom repeated) holds none of ``chars``."""
+    if run.space:
+        return not any(ch.isspace() for ch in chars)
+    return _char(run.first) not in (None, *chars)
+
+
 def _stop_free(stops):
     """Text in which no stop of ``stops`` begins, then one of them (lookaround-free), or ``None``.
 
@@ -341,9 +348,7 @@ def _stop_free(stops):
         if not pairs:
             return f"[^{''.join(stop[0].first for stop in stops)}]*"
         (head, tail), = pairs
-        # the run's class must hold none of the stop characters
-        if not (all(not c.isspace() for c in chars) if tail.space
-                else _char(tail.first) not in (None, *chars)):
+        if not _run_avoids(tail, chars):
             return None
         others = "".join(stop[0].first for stop in stops if stop != pairs[0])
         c, d = head.first, tail.first
@@ -364,9 +369,7 @@ def _stop_free(stops):
         head, middle, tail = stop
         if single(head) and single(middle) and run(tail):
             chars = [_char(head.first), _char(middle.first)]
-            if (None not in chars and chars[0] != chars[1]
-                    and (not any(ch.isspace() for ch in chars) if tail.space
-                         else _char(tail.first) not in (None, *chars))):
+            if None not in chars and chars[0] != chars[1] and _run_avoids(tail, chars):
                 c, e, d = head.first, middle.first, tail.first
                 cs = f"{c}+(?:{e}{c}+)*"  # one or more c, each e between them followed by c
                 return f"(?:[^{c}]|{cs}(?:[^{c}{e}]|{e}[^{c}{d}]))*(?:{cs}{e}?)?"

@@ -74,21 +74,30 @@ def keeps_token_count(pattern):
 #: The characters of a line on the Rust path: ASCII but ``\n`` and ``\x1c``-``\x1f``.
 _RUST_ASCII = frozenset(c for c in range(128) if c != 10 and not 0x1C <= c <= 0x1F)
 
+_SPACE_CODES = frozenset({9, 10, 11, 12, 13, 32})
+
+
+def _category_chars():
+    """``re``'s character categories (``\\d``, ``\\S``, ...) -> their ``_RUST_ASCII`` codes."""
+    from re import _constants as c
+
+    chars = {c.CATEGORY_DIGIT: frozenset(range(48, 58)), c.CATEGORY_SPACE: _SPACE_CODES,
+             c.CATEGORY_WORD: frozenset(ch for ch in _RUST_ASCII
+                                        if chr(ch).isalnum() or ch == 95)}
+    for positive, negative in ((c.CATEGORY_DIGIT, c.CATEGORY_NOT_DIGIT),
+                               (c.CATEGORY_SPACE, c.CATEGORY_NOT_SPACE),
+                               (c.CATEGORY_WORD, c.CATEGORY_NOT_WORD)):
+        chars[negative] = _RUST_ASCII - chars[positive]
+    return chars
+
+
+_CATEGORY_CHARS = _category_chars()
+
 
 def _atom_chars(op, value):
     """The characters of ``_RUST_ASCII`` that one parsed single-character atom
     accepts, or ``None`` when it is not one."""
     from re import _constants as c
-
-    def category(name):
-        chars = {c.CATEGORY_DIGIT: set(range(48, 58)),
-                 c.CATEGORY_SPACE: {9, 10, 11, 12, 13, 32},
-                 c.CATEGORY_WORD: {ch for ch in _RUST_ASCII if chr(ch).isalnum() or ch == 95}}
-        for positive, negative in ((c.CATEGORY_DIGIT, c.CATEGORY_NOT_DIGIT),
-                                   (c.CATEGORY_SPACE, c.CATEGORY_NOT_SPACE),
-                                   (c.CATEGORY_WORD, c.CATEGORY_NOT_WORD)):
-            chars[negative] = set(_RUST_ASCII) - chars[positive]
-        return chars.get(name)
 
     if op is c.LITERAL:
         chars = {value}
@@ -105,8 +114,8 @@ def _atom_chars(op, value):
                 chars.add(item)
             elif kind is c.RANGE:
                 chars.update(range(item[0], item[1] + 1))
-            elif kind is c.CATEGORY and category(item) is not None:
-                chars |= category(item)
+            elif kind is c.CATEGORY and item in _CATEGORY_CHARS:
+                chars |= _CATEGORY_CHARS[item]
             else:
                 return None
         if negate:
@@ -275,9 +284,6 @@ def _one_way(pattern):
         if low:
             break
     return text, frozenset(first)
-
-
-_SPACE_CODES = frozenset({9, 10, 11, 12, 13, 32})
 
 
 def _one_way_tokens(joining):
