@@ -156,3 +156,19 @@ def test_bgl_raw_chronological_split(shared_data):
         names = {c.method_name for c in cells if c.protocol == protocol}
         assert names >= {"pca", "invariants", "clustering", "novelty", "logistic",
                          "decision_tree", "linear_svc", "gradient_boosting"}
+
+
+def test_bgl_raw_random_split(shared_data):
+    """Issue #9's random BGL row: the whole log's windows, stratified 80/20, seeded."""
+    from sklog.benchmarks import load_cells, select_cells
+    from sklog.benchmarks._data import DatasetCache, make_split
+
+    data = DatasetCache(shared_data).get("bgl_raw")
+    first, again, other = (make_split("bgl_raw", "random", data, seed=s) for s in (0, 0, 1))
+    assert len(first.X_train) + len(first.X_test) == -(-len(data["lines"]) // 20)
+    assert first.X_test == again.X_test and first.X_test != other.X_test
+    # stratified: both parts hold anomalies at about the same share
+    assert abs(first.y_train.mean() - first.y_test.mean()) < 0.01 < first.y_test.mean()
+    names = {c.method_name for c in select_cells(load_cells(), datasets="bgl_raw")
+             if c.protocol == "random"}
+    assert names >= {"logistic", "decision_tree", "siamese", "clad"}

@@ -14,8 +14,11 @@ The MLAD evaluation (Zang et al., arXiv 2401.07655) adds:
     cuts each part on its own into non-overlapping windows of
     :data:`BGL_RAW_WINDOW` lines (no window straddles the cut; a window is
     anomalous when it holds an alert line); ``chronological_lines`` makes
-    every line its own session. As everywhere, the harness fits detectors on
-    the *normal* training sessions only and classifiers on all training
+    every line its own session. ``random`` (issue #9's second BGL row) cuts the
+    whole log into the same windows and splits them at random, stratified
+    80/20 per seed, so training and test share their months. As everywhere,
+    the harness fits detectors on the *normal* training sessions only and
+    classifiers on all training
     sessions with labels; count-based methods get a ``DrainTemplater`` with
     the loghub ``BGL`` preset (without its ``<Label>`` field) first.
 ``mlad_balanced`` (datasets ``hdfs_raw``, ``bgl_seq``, ``thunderbird_2k``)
@@ -70,7 +73,7 @@ PROTOCOLS = {
     "hdfs_deeplog": ("supervised",),
     "bgl_seq": ("supervised", "balanced", "mlad_balanced"),
     "thunderbird_2k": ("mlad_balanced",),
-    "bgl_raw": ("chronological", "chronological_lines"),
+    "bgl_raw": ("chronological", "chronological_lines", "random"),
     "multi_system": _multi_system_protocols(),
 }
 
@@ -161,6 +164,10 @@ SESSION_RULES = {
         f"non-overlapping windows of {BGL_RAW_WINDOW} raw lines of bgl_raw_sample.log.gz, label "
         "column removed, cut separately in the training and the test part; a window is "
         "anomalous when it holds an alert line"),
+    ("bgl_raw", "random"): (
+        f"non-overlapping windows of {BGL_RAW_WINDOW} raw lines of the whole "
+        "bgl_raw_sample.log.gz, label column removed; a window is anomalous when it holds an "
+        "alert line"),
     ("bgl_raw", "chronological_lines"): (
         "one session per raw line of bgl_raw_sample.log.gz, label column removed; anomalous "
         "when it is an alert line"),
@@ -488,7 +495,7 @@ def make_split(dataset, protocol, data, seed, *, quick=False):
         split = Split(dataset, protocol, X_train, np.zeros(len(X_train), dtype=np.int64),
                       X_test, y_test, info)
     elif dataset == "bgl_raw":
-        split = _bgl_raw_split(protocol, data, info)
+        split = _bgl_raw_split(protocol, data, info, seed)
 
     elif protocol == "mlad_balanced":
         X, y = _labeled_sessions(dataset, data)
@@ -523,11 +530,22 @@ def make_split(dataset, protocol, data, seed, *, quick=False):
     return _record_sizes(split)
 
 
-def _bgl_raw_split(protocol, data, info):
-    """LogLead's chronological BGL split: June-July lines train, August lines test."""
+def _bgl_raw_split(protocol, data, info, seed):
+    """LogLead's chronological BGL split (June-July lines train, August lines test), or random."""
+    from ..metrics import NormalOnlySplit
     from ..preprocessing import labels_from_line_labels, windows_from_lines
 
     lines, line_y, days = data["lines"], data["line_y"], data["days"]
+    if protocol == "random":
+        X, indices = windows_from_lines(lines, size=BGL_RAW_WINDOW)
+        y = np.asarray(labels_from_line_labels(line_y, indices))
+        _, test = next(NormalOnlySplit(train_size=0.8, test="natural", random_state=seed)
+                       .split(X, y))
+        train = np.setdiff1d(np.arange(len(X)), test)
+        info["split_rule"] = ("stratified random 80/20 split of the windows "
+                              "(NormalOnlySplit(train_size=0.8, test='natural'))")
+        return _need_test_anomalies(Split("bgl_raw", protocol, _take(X, train), y[train],
+                                          _take(X, test), y[test], info))
     test_part = days >= BGL_RAW_TEST_FROM
     if not (np.all(np.diff(test_part.astype(np.int8)) >= 0) and test_part.any()
             and not test_part.all()):

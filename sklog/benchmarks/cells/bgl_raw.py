@@ -1,7 +1,8 @@
-"""Rows on raw BGL split by time (``bgl_raw``, LogLead's setting): every baseline and model.
+"""Rows on raw BGL (``bgl_raw``): every baseline and model, split by time and at random.
 
-Both protocols (``chronological``: windows of 20 lines; ``chronological_lines``:
-one line per session) train on June-July 2005 and test on August 2005. The
+Two protocols (``chronological``: windows of 20 lines; ``chronological_lines``:
+one line per session) train on June-July 2005 and test on August 2005 (LogLead's
+setting); ``random`` splits the same windows of the whole log 80/20. The
 count-based detectors and the supervised baselines read the templates of a
 ``DrainTemplater`` with the loghub ``BGL`` preset fitted on the training part
 (:func:`~sklog.benchmarks._registry.build_for_dataset`); the word-novelty
@@ -23,7 +24,9 @@ TEMPLATED = ("pca", "invariants", "clustering", "logistic", "decision_tree", "li
              "gradient_boosting")
 #: the sequence models, on the windows only (a one-line session is no sequence)
 SEQUENCE_MODELS = ("alogscan", "mlad", "siamese")
-PROTOCOLS = ("chronological", "chronological_lines")
+PROTOCOLS = ("chronological", "chronological_lines", "random")
+#: the protocols whose sessions are windows
+WINDOWED = ("chronological", "random")
 
 #: DrainTemplater maps every unmatched line to one unknown template, so a session holds
 #: at most one new template of that kind and a learned threshold above 0 never fires:
@@ -62,6 +65,7 @@ for _protocol in PROTOCOLS:
     register("bgl_raw", _protocol, "DrainTemplater + TemplateNovelty (threshold=0)",
              method_name="novelty", threshold_rule=_TEMPLATE_RULE)(_template_novelty)
 
-for _name in SEQUENCE_MODELS:
-    register("bgl_raw", "chronological", get_method(_name).label, quick=False,
-             method_name=_name)(_templated(_name))
+for _protocol in WINDOWED:
+    for _name in SEQUENCE_MODELS:
+        register("bgl_raw", _protocol, get_method(_name).label, quick=False,
+                 method_name=_name)(_templated(_name))

@@ -46,8 +46,9 @@ _RULE = (METHOD.threshold_rule + "; the best of at most 8 fine-tuning epochs (af
          "masked-byte pre-training epoch) by the loss on the same held-out part")
 
 #: row label -> (make_clad_pipeline parameters, quick)
+DEFAULT_ROW = "ByteWindower(zstd) + CLAD"
 _VARIANTS = {
-    "ByteWindower(zstd) + CLAD": {},
+    DEFAULT_ROW: {},
     "ByteWindower(zstd) + CLAD (no pre-training)": {"pretrain_epochs": 0},
     "ByteWindower(zstd) + CLAD (focal + contrastive)": {"loss": "focal_contrastive"},
     "ByteWindower(zstd) + CLAD (Transformer only)": {"encoder": "transformer"},
@@ -57,7 +58,7 @@ _VARIANTS = {
 }
 
 
-def _clad_hdfs_raw(params):
+def _clad(params):
     def build(random_state):
         return METHOD.build(random_state, **{**_BUDGET, **params})
 
@@ -66,9 +67,13 @@ def _clad_hdfs_raw(params):
 
 def build_rows():
     """``{row label: build(random_state)}`` of the rows above."""
-    return {label: _clad_hdfs_raw(params) for label, params in _VARIANTS.items()}
+    return {label: _clad(params) for label, params in _VARIANTS.items()}
 
 
 for _label, _build in build_rows().items():
     register("hdfs_raw", "natural", _label, quick=False, threshold_rule=_RULE,
              method_name=METHOD.name)(_build)
+#: BGL windows of 20 raw lines (issue 9): the default row, split by time and at random
+for _protocol in ("chronological", "random"):
+    register("bgl_raw", _protocol, DEFAULT_ROW, quick=False, threshold_rule=_RULE,
+             method_name=METHOD.name)(_clad({}))
