@@ -276,6 +276,16 @@ def test_loso_split_templates_without_target_test_rows(monkeypatch):
             assert {s.system for s in split.X_train[split.info["n_source"]:]} <= {target}
             assert {s.system for s in split.X_train[:split.info["n_source"]]} == (
                 {"hdfs", "bgl"} - {target})
+        # "+unlabelled": the pool's other sessions join the training part with y = -1
+        more = make_split("loso", f"{target}:k=5+unlabelled", data, seed=0)
+        n_labelled = len(splits[5].X_train)
+        assert np.array_equal(more.train_index[:n_labelled], splits[5].train_index)
+        extra = more.train_index[n_labelled:]
+        assert np.array_equal(np.sort(np.r_[extra, splits[5].train_index[
+            splits[5].info["n_source"]:]]), built["pool"])
+        assert (more.y_train[n_labelled:] == -1).all() and more.info["n_unlabelled"] == len(extra)
+        assert not set(extra.tolist()) & set(test_index.tolist())
+        assert np.array_equal(more.test_index, test_index)
         assert "support pool" in built["templating"][target]
         if raw:  # HDFS blocks are unique raw sessions: none of the test ones was fitted on
             test_raw = {raw[i] for i in test_index}
@@ -292,12 +302,12 @@ def test_loso_split_templates_without_target_test_rows(monkeypatch):
 def test_loso_rows_are_registered_for_every_k():
     from sklog.benchmarks import load_cells
     from sklog.benchmarks._data import PROTOCOLS
-    from sklog.benchmarks.cells.loso import BASELINES, ROWS, TRANSFER
+    from sklog.benchmarks.cells.loso import BASELINES, ROWS, TRANSFER, UNLABELLED_ROW
 
     cells = [c for c in load_cells() if c.dataset == "loso"]
     assert {c.protocol for c in cells} == set(PROTOCOLS["loso"]) == {
-        f"{t}:k={k}" for t in ("hdfs", "bgl") for k in (0, 5, 10, 20)} | {
-        "hdfs:ceiling", "bgl:ceiling"}
+        f"{t}:k={k}{u}" for t in ("hdfs", "bgl") for k in (0, 5, 10, 20)
+        for u in ("", "+unlabelled")} | {"hdfs:ceiling", "bgl:ceiling"}
     for target in ("hdfs", "bgl"):
         labels = {c.method for c in cells if c.protocol == f"{target}:ceiling"}
         assert labels == {b.replace("(source + support)", "(target pool only)")
@@ -306,6 +316,9 @@ def test_loso_rows_are_registered_for_every_k():
         labels = {c.method for c in cells if c.protocol == protocol}
         assert set(ROWS) <= labels and set(BASELINES) <= labels
         assert (TRANSFER in labels) == protocol.endswith(":k=0")
+    for protocol in PROTOCOLS["loso"][8:16]:
+        labels = {c.method for c in cells if c.protocol == protocol}
+        assert labels == {row + UNLABELLED_ROW for row in ROWS}
     assert all(c.method_name is None and not c.quick for c in cells)
 
 
@@ -345,3 +358,114 @@ def test_prior_needs_probabilities():
     X, y = _prior_data()
     with pytest.raises(ValueError, match="predict_proba"):
         FewShotAdapter(SpyFeatures(), LinearSVC(), prior="source").fit(X, y)
+
+
+# -- unlabelled target sessions: per-system scaling and the EM prior --------------------------
+def _with_unlabelled(k=4, seed=0):
+    """The adapter split plus the target's other pool rows, unlabelled (y = -1)."""
+    from sklog.meta import UNLABELLED
+
+    X, y, groups = _systems(seed=seed)
+    splitter = FewShotSplit("new", k, random_state=seed)
+    source, support, test = splitter.split(y, groups)
+    pool, _ = splitter.pool_and_test(y, groups)
+    unlabelled = np.setdiff1d(pool, support)
+    train = np.r_[source, support, unlabelled]
+    y_train = np.r_[y[source], y[support], np.full(len(unlabelled), UNLABELLED)]
+    X_train = [SystemSession(X[i], groups[i]) for i in train]
+    X_test = tag_sessions([X[i] for i in test], "new")
+    return X_train, y_train, X_test, y[test], y[unlabelled]
+
+
+def test_unlabelled_rows_reach_no_fit_with_a_label():
+    """Spy: features and learner are fitted on labelled rows only; -1 is never a class."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, y_train, X_test, _, _ = _with_unlabelled()
+    labelled = y_train != -1
+    model = FewShotAdapter(SpyFeatures(), _tiny_protonet(), target="new",
+                           per_system=StandardScaler(), prior="em").fit(X_train, y_train)
+    assert model.features_.seen_ == [tuple(s) for s, keep in zip(X_train, labelled, strict=True)
+                                         if keep]
+    assert -1 not in model.features_.seen_y_ and model.classes_.tolist() == [0, 1]
+    assert model.n_unlabelled_ == int((~labelled).sum()) > 0
+    assert -1 not in model.learner_.adapt_y_
+    assert set(model.system_transformers_) == {"old", "new"}
+    # each system's scaler: that system's rows, labelled and unlabelled
+    new_rows = [s for s in X_train if s.system == "new"]
+    np.testing.assert_allclose(model.system_transformers_["new"].mean_,
+                               _counts(new_rows).mean(0))
+    baseline = FewShotAdapter(SpyFeatures(), LogisticRegression(), target="new",
+                              per_system=StandardScaler(), prior="em").fit(X_train, y_train)
+    assert set(baseline.predict(X_test).tolist()) <= {0, 1}
+
+
+def test_per_system_scaling_scores_by_the_sessions_system():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, y_train, X_test, _, _ = _with_unlabelled()
+    model = FewShotAdapter(SpyFeatures(), LogisticRegression(), target="new",
+                           per_system=StandardScaler()).fit(X_train, y_train)
+    # plain lists (no system) are the target's; tagged "old" sessions use the old scaler
+    plain = [list(s) for s in X_test]
+    np.testing.assert_array_equal(model.decision_function(plain),
+                                  model.decision_function(X_test))
+    old = tag_sessions(plain, "old")
+    assert not np.allclose(model.decision_function(old), model.decision_function(plain))
+    # without a target and with several systems, an untagged session has no scaler
+    untargeted = FewShotAdapter(SpyFeatures(), LogisticRegression(),
+                                per_system=StandardScaler()).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="no target to fall back on"):
+        untargeted.predict(plain)
+    assert untargeted.predict(X_test).shape == (len(X_test),)
+
+
+def test_em_prior_estimates_the_targets_rate_without_labels():
+    from sklearn.linear_model import LogisticRegression
+
+    from sklog.meta import UNLABELLED, em_prior
+    from sklog.meta._adapt import shift_prior
+
+    # a posterior known exactly: at rate 0.5 it is sigmoid(2 s - 2) for s ~ N(2y, 1)
+    rng = np.random.default_rng(1)
+    y = rng.random(40_000) < 0.1
+    p = 1 / (1 + np.exp(-(2.0 * rng.normal(2.0 * y, 1.0) - 2.0)))
+    assert abs(em_prior(p, 0.5) - 0.1) < 0.01
+    assert abs(em_prior(shift_prior(p, 0.5, 0.3), 0.3) - 0.1) < 0.01  # any training rate
+    # through the adapter: fitted on balanced support, the target's rate comes back lower
+    X_train, y_train, X_test, y_test, y_unlabelled = _with_unlabelled()
+    model = FewShotAdapter(SpyFeatures(), LogisticRegression(), target="new",
+                           prior="em").fit(X_train, y_train)
+    assert 0 < model.prior_ < model.fit_prior_
+    assert abs(model.prior_ - y_unlabelled.mean()) < 0.2
+    # unlabelled rows are no source: a target with only unlabelled others has none
+    unlabelled = y_train == UNLABELLED
+    with pytest.raises(ValueError, match="no source system"):
+        FewShotAdapter(SpyFeatures(), LogisticRegression(), target="old").fit(
+            [s for s, u in zip(X_train, unlabelled, strict=True) if s.system == "old" or u],
+            [v for s, v, u in zip(X_train, y_train, unlabelled, strict=True)
+             if s.system == "old" or u])
+
+
+def test_em_prior_and_unlabelled_errors():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, groups = _systems()
+    tagged = [SystemSession(s, g) for s, g in zip(X, groups, strict=True)]
+    with pytest.raises(ValueError, match="unlabelled sessions"):
+        FewShotAdapter(SpyFeatures(), LogisticRegression(), target="new",
+                       prior="em").fit(tagged, y)
+    with pytest.raises(ValueError, match="every session is unlabelled"):
+        FewShotAdapter(SpyFeatures(), LogisticRegression()).fit(tagged, np.full(len(y), -1))
+
+
+def test_validation_split_keeps_unlabelled_rows_out_of_the_scored_part():
+    from sklog.benchmarks import Split
+    from sklog.benchmarks._data import validation_split
+
+    X_train, y_train, X_test, y_test, _ = _with_unlabelled()
+    split = Split("loso", "new:k=4+unlabelled", X_train, y_train, X_test, y_test, {})
+    valid = validation_split(split, seed=0)
+    assert -1 not in valid.y_test and (valid.y_train == -1).sum() == (y_train == -1).sum()

@@ -89,7 +89,12 @@ LOSO_POOL_SIZE = 0.5
 LOSO_BGL_WINDOW = 20
 
 
-def loso_protocol(target, k):
+#: suffix of the ``loso`` protocols whose training part also holds the target's other pool
+#: sessions without their labels (y = -1, :data:`sklog.meta.UNLABELLED`)
+LOSO_UNLABELLED = "+unlabelled"
+
+
+def loso_protocol(target, k, unlabelled=False):
     """The ``loso`` protocol name of left-out system ``target`` with ``k`` shots per class.
 
     Examples
@@ -97,8 +102,10 @@ def loso_protocol(target, k):
     >>> from sklog.benchmarks._data import loso_protocol, loso_roles
     >>> loso_protocol("bgl", 5), loso_roles("bgl:k=5")
     ('bgl:k=5', (('hdfs',), 'bgl', 5))
+    >>> loso_protocol("bgl", 5, unlabelled=True), loso_roles("bgl:k=5+unlabelled")
+    ('bgl:k=5+unlabelled', (('hdfs',), 'bgl', 5))
     """
-    return f"{target}:k={k}"
+    return f"{target}:k={k}" + (LOSO_UNLABELLED if unlabelled else "")
 
 
 #: ``<target>:ceiling``: a single-system model on the target's whole labelled support pool
@@ -110,13 +117,14 @@ def loso_roles(protocol):
     :data:`LOSO_CEILING` for ``<target>:ceiling``: no source, the whole pool labelled)."""
     if protocol.endswith(":" + LOSO_CEILING) and protocol.split(":")[0] in LOSO_SYSTEMS:
         return (), protocol.split(":")[0], LOSO_CEILING
-    target, _, k = protocol.partition(":k=")
+    target, _, k = protocol.removesuffix(LOSO_UNLABELLED).partition(":k=")
     if target not in LOSO_SYSTEMS or not k.isdigit():
         raise DataUnavailable(f"dataset 'loso' has no protocol {protocol!r}")
     return tuple(s for s in LOSO_SYSTEMS if s != target), target, int(k)
 
 
-PROTOCOLS["loso"] = (*(loso_protocol(t, k) for t in LOSO_SYSTEMS for k in LOSO_SHOTS),
+PROTOCOLS["loso"] = (*(loso_protocol(t, k, u) for u in (False, True) for t in LOSO_SYSTEMS
+                       for k in LOSO_SHOTS),
                      *(f"{t}:{LOSO_CEILING}" for t in LOSO_SYSTEMS))
 
 #: The (dataset, protocol) pairs of the MLAD evaluation tables, in table order.
@@ -697,9 +705,10 @@ def validation_split(split, seed):
         raise DataUnavailable(
             f"{split.dataset}/{split.protocol}: the training part holds no labeled anomaly, "
             "so it cannot serve as a validation set")
-    fit, valid = train_test_split(np.arange(len(y)), test_size=VALIDATION_SIZE, stratify=y,
+    labelled = np.flatnonzero(y != -1)  # -1: unlabelled (loso's "+unlabelled"), fitted only
+    fit, valid = train_test_split(labelled, test_size=VALIDATION_SIZE, stratify=y[labelled],
                                   random_state=seed)
-    fit, valid = np.sort(fit), np.sort(valid)
+    fit, valid = np.sort(np.r_[fit, np.setdiff1d(np.arange(len(y)), labelled)]), np.sort(valid)
     info = dict(split.info)
     info["split_rule"] = (
         f"VALIDATION (test part unused): {info.get('split_rule')}; then the training part "
@@ -788,7 +797,7 @@ def _loso_split(protocol, data, seed, quick, info):
     """Train = source sessions + ``k`` anomalous and ``k`` normal target sessions; test = the
     target's test part. Sessions are :class:`~sklog.meta.SystemSession` objects (template
     strings that know their system), so an adapter tells the support from the sources."""
-    from ..meta import tag_sessions
+    from ..meta import UNLABELLED, tag_sessions
     from ..metrics import FewShotSplit
 
     sources, target, k = loso_roles(protocol)
@@ -801,10 +810,16 @@ def _loso_split(protocol, data, seed, quick, info):
                                              random_state=seed).split(y, groups)
     assert np.array_equal(test, built["test"])  # the same test part for every k
     train = np.concatenate([source, support])
+    y_train = y[train]
+    unlabelled = np.zeros(0, dtype=np.int64)
+    if protocol.endswith(LOSO_UNLABELLED):
+        unlabelled = np.setdiff1d(built["pool"], support)
+        train = np.concatenate([train, unlabelled])
+        y_train = np.r_[y_train, np.full(len(unlabelled), UNLABELLED)]
     X_train = [s for i in train for s in tag_sessions([X[i]], groups[i])]
     X_test = tag_sessions(_take(X, test), target)
     info.update(system=target, target=target, train_systems=list(sources), k=k,
-                n_support=len(support), n_source=len(source),
+                n_support=len(support), n_source=len(source), n_unlabelled=len(unlabelled),
                 templating=dict(built["templating"]))
     if k == LOSO_CEILING:
         info["split_rule"] = (
@@ -819,7 +834,9 @@ def _loso_split(protocol, data, seed, quick, info):
         f"stratified {built['cap']} sessions; the target split stratified "
         f"{LOSO_POOL_SIZE:.0%} support pool / {1 - LOSO_POOL_SIZE:.0%} test (seed {seed}, the "
         f"same test part for every k); train = every {'+'.join(sources)} session + {k} "
-        f"anomalous and {k} normal sessions of the pool (FewShotSplit); test = the target's "
-        "test part (natural anomaly ratio)")
-    return _need_test_anomalies(Split("loso", protocol, X_train, y[train], X_test, y[test], info,
+        f"anomalous and {k} normal sessions of the pool (FewShotSplit)"
+        + (f" + the pool's other {len(unlabelled)} sessions without their labels (y = "
+           f"{UNLABELLED})" if len(unlabelled) else "")
+        + "; test = the target's test part (natural anomaly ratio)")
+    return _need_test_anomalies(Split("loso", protocol, X_train, y_train, X_test, y[test], info,
                                       test_index=test, train_index=train))

@@ -41,6 +41,67 @@ def tag_sessions(X, system):
     return [SystemSession(s, system) for s in X]
 
 
+#: The label of a session without one (scikit-learn's semi-supervised convention, as in
+#: ``SelfTrainingClassifier``): the new system's unlabelled logs, which
+#: :class:`FewShotAdapter` reads without their labels for ``per_system`` and ``prior="em"``.
+UNLABELLED = -1
+
+
+def unlabelled_mask(y):
+    """Rows of ``y`` equal to :data:`UNLABELLED` (never true for string labels)."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iuf":
+        return np.zeros(len(y), dtype=bool)
+    return y == UNLABELLED
+
+
+def shift_prior(p, fit_prior, prior):
+    """Probabilities ``p`` learned at anomaly rate ``fit_prior``, moved to rate ``prior``.
+
+    Bayes' rule with the class-conditional densities unchanged (Saerens et al.,
+    2002): the odds are multiplied by the ratio of the prior odds.
+
+    Examples
+    --------
+    >>> from sklog.meta._adapt import shift_prior
+    >>> round(float(shift_prior(0.5, 0.5, 0.1)), 3)
+    0.1
+    """
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    fit_prior, prior = (np.clip(v, 1e-12, 1 - 1e-12) for v in (fit_prior, prior))
+    odds = p / (1 - p) * (prior / (1 - prior)) / (fit_prior / (1 - fit_prior))
+    return odds / (1 + odds)
+
+
+def em_prior(p, fit_prior, max_iter=1000, tol=1e-8):
+    """The anomaly rate of unlabelled rows, by EM on their probabilities (Saerens et al., 2002).
+
+    ``p`` are a classifier's anomaly probabilities on rows of a new system,
+    learned at rate ``fit_prior``. The fixed point of "move the probabilities
+    to rate ``r``, then ``r`` = their mean" is the maximum-likelihood rate of
+    those rows, with no label read.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklog.meta._adapt import em_prior, shift_prior
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.random(20000) < 0.05                     # 5% anomalies
+    >>> score = rng.normal(2.0 * y, 1.0)                 # a score, anomalies higher
+    >>> p_balanced = 1 / (1 + np.exp(-(2.0 * score - 2.0)))  # exact posterior at rate 0.5
+    >>> round(em_prior(p_balanced, 0.5), 2)
+    0.05
+    """
+    p = np.asarray(p, dtype=np.float64)
+    rate = float(np.clip(fit_prior, 1e-6, 1 - 1e-6))
+    for _ in range(max_iter):
+        new = float(np.mean(shift_prior(p, fit_prior, rate)))
+        if abs(new - rate) < tol:
+            return new
+        rate = new
+    return rate
+
+
 def _share(y, label):
     """Share of ``label`` in ``y`` (0 when ``y`` is empty)."""
     return float(np.mean(np.asarray(y) == label)) if len(y) else 0.0
@@ -123,6 +184,14 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
     moves that rule to another anomaly rate (Saerens et al., 2002): the
     learner's probability odds are multiplied by the ratio of the prior odds.
 
+    **Unlabelled sessions.** A team adapting to a new system has its logs,
+    mostly without labels. Rows labelled :data:`UNLABELLED` (``-1``, as in
+    scikit-learn's ``SelfTrainingClassifier``) are read without a label: they
+    never reach the features' ``fit`` or the learner, only ``per_system``
+    (each system's feature statistics) and ``prior="em"`` (the target's
+    anomaly rate). Nothing there reads a label, so the rows scored later may
+    come from the same logs without a label leaking.
+
     Parameters
     ----------
     features : transformer
@@ -145,6 +214,17 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         rate. Needs a learner with ``predict_proba`` and two classes; changes
         ``predict`` and ``predict_proba`` (``decision_function`` becomes the
         corrected log-odds), never the ranking of sessions.
+        ``"em"``: the target's rate estimated from its unlabelled rows by EM
+        on the learner's probabilities (:func:`em_prior`; needs unlabelled
+        rows of ``target``, or any unlabelled row when ``target`` is None).
+    per_system : transformer or None, default=None
+        E.g. ``StandardScaler()``: cloned and fitted on the feature rows of each
+        system on its own (labelled and unlabelled rows, never their labels)
+        and applied to that system's rows, so every system's features are
+        measured against its own normal spread, not the pooled one. Sessions
+        scored later use their own system's transformer (the ``system`` of a
+        :class:`SystemSession`), else the target's (else the one of
+        ``fit``'s only system).
 
     Attributes
     ----------
@@ -152,8 +232,10 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
     features_ : transformer
     learner_ : classifier
         Fitted, and adapted when there was support.
-    n_source_, n_support_ : int
-        Rows of each kind ``fit`` received.
+    n_source_, n_support_, n_unlabelled_ : int
+        Rows of each kind ``fit`` received (unlabelled: of any system).
+    system_transformers_ : dict or None
+        System -> its fitted ``per_system`` transformer.
     fit_prior_ : float
         Share of ``classes_[-1]`` in the rows the learner last learned from
         (after resampling; the support's when it was adapted).
@@ -183,17 +265,19 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         "target": "no_validation",
         "sampler": [HasMethods(["fit_resample"]), None],
         "memory": [HasMethods(["cache"]), None],
-        "prior": [None, StrOptions({"source"}), Interval(Real, 0, 1, closed="neither")],
+        "prior": [None, StrOptions({"source", "em"}), Interval(Real, 0, 1, closed="neither")],
+        "per_system": [HasMethods(["fit", "transform"]), None],
     }
 
     def __init__(self, features, learner, *, target=None, sampler=None, memory=None,
-                 prior=None):
+                 prior=None, per_system=None):
         self.features = features
         self.learner = learner
         self.target = target
         self.sampler = sampler
         self.memory = memory
         self.prior = prior
+        self.per_system = per_system
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, groups=None):
@@ -203,6 +287,7 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         ----------
         X : sequence of sessions
         y : array-like of shape (n_sessions,); required (``None`` raises ValueError)
+            :data:`UNLABELLED` (``-1``) marks a session without a label.
         groups : array-like of shape (n_sessions,), optional
             The system of each session; ``None``: read from each session's
             ``system`` attribute (:func:`tag_sessions`).
@@ -222,18 +307,32 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
             else np.asarray(groups, dtype=object)
         if len(groups) != len(X):
             raise ValueError(f"groups has {len(groups)} entries for {len(X)} sessions.")
-        support = np.array([g == self.target for g in groups], dtype=bool) \
+        unlabelled = unlabelled_mask(y)
+        if unlabelled.all():
+            raise ValueError("every session is unlabelled (y == -1): there is nothing to "
+                             "learn from.")
+        of_target = np.array([g == self.target for g in groups], dtype=bool) \
             if self.target is not None else np.zeros(len(X), dtype=bool)
-        if support.all():
-            raise ValueError(f"every row is of the target system {self.target!r}: there is no "
-                             "source system to learn from.")
-        self.classes_ = np.unique(y)
+        support = of_target & ~unlabelled
+        if not (~of_target & ~unlabelled).any():
+            raise ValueError(f"every labelled row is of the target system {self.target!r}: "
+                             "there is no source system to learn from.")
+        labelled = np.flatnonzero(~unlabelled)
+        X = [list(s) for s in X]
+        y_lab, g_lab, support = y[labelled], groups[labelled], support[labelled]
+        self.classes_ = np.unique(y_lab)
         self.n_support_, self.n_source_ = int(support.sum()), int((~support).sum())
+        self.n_unlabelled_ = int(unlabelled.sum())
         fit_features = _fit_features if self.memory is None else self.memory.cache(_fit_features)
-        self.features_, Z = fit_features(self.features, [list(s) for s in X], y)
+        self.features_, Z = fit_features(self.features, [X[i] for i in labelled], y_lab)
+        Z_unlabelled = self.features_.transform([X[i] for i in np.flatnonzero(unlabelled)]) \
+            if self.n_unlabelled_ else Z[:0]
+        self.system_transformers_ = None
+        if self.per_system is not None:
+            Z, Z_unlabelled = self._fit_per_system(Z, g_lab, Z_unlabelled, groups[unlabelled])
         adaptive = hasattr(self.learner, "adapt")
-        rows = ~support if adaptive else np.ones(len(X), dtype=bool)
-        Z_fit, y_fit, g_fit = Z[rows], y[rows], groups[rows]
+        rows = ~support if adaptive else np.ones(len(y_lab), dtype=bool)
+        Z_fit, y_fit, g_fit = Z[rows], y_lab[rows], g_lab[rows]
         if self.sampler is not None:
             Z_fit, y_fit = clone(self.sampler).fit_resample(Z_fit, y_fit)
             g_fit = None  # resampled rows have no system: one task
@@ -243,8 +342,8 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         if adaptive:
             learner.fit(Z_fit, y_fit, groups=None if g_fit is None else g_fit.astype(str))
             if self.n_support_:
-                learner = learner.adapt(Z[support], y[support])
-                self.fit_prior_ = _share(y[support], positive)
+                learner = learner.adapt(Z[support], y_lab[support])
+                self.fit_prior_ = _share(y_lab[support], positive)
         else:
             learner.fit(Z_fit, y_fit)
         self.learner_ = learner
@@ -252,22 +351,61 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         if self.prior is not None:
             if len(self.classes_) != 2 or not hasattr(learner, "predict_proba"):
                 raise ValueError("prior needs a learner with predict_proba and two classes.")
-            self.prior_ = (_share(y[~support], positive) if self.prior == "source"
-                           else float(self.prior))
+            if self.prior == "em":
+                target_rows = of_target[unlabelled] if self.target is not None \
+                    else np.ones(self.n_unlabelled_, dtype=bool)
+                if not target_rows.any():
+                    raise ValueError(
+                        "prior='em' estimates the target's anomaly rate from its unlabelled "
+                        f"sessions (y == {UNLABELLED}), and fit received none of system "
+                        f"{self.target!r}.")
+                p = learner.predict_proba(Z_unlabelled[target_rows])[:, 1]
+                self.prior_ = em_prior(p, self.fit_prior_)
+            else:
+                self.prior_ = (_share(y_lab[~support], positive) if self.prior == "source"
+                               else float(self.prior))
         return self
+
+    def _fit_per_system(self, Z, g_lab, Z_unlabelled, g_unlabelled):
+        """Fit ``per_system`` on each system's rows, labelled and not; transform both parts."""
+        Z, Z_unlabelled = np.array(Z, dtype=np.float64), np.array(Z_unlabelled, np.float64)
+        self.system_transformers_ = {}
+        for system in dict.fromkeys([*g_lab, *g_unlabelled]):
+            lab, unl = g_lab == system, g_unlabelled == system
+            transformer = clone(self.per_system).fit(np.r_[Z[lab], Z_unlabelled[unl]])
+            Z[lab] = transformer.transform(Z[lab])
+            if unl.any():
+                Z_unlabelled[unl] = transformer.transform(Z_unlabelled[unl])
+            self.system_transformers_[system] = transformer
+        return Z, Z_unlabelled
+
+    def _per_system(self, Z, systems):
+        """Rows of a fitted system through its transformer; any other through the target's."""
+        transformers = self.system_transformers_
+        fallback = self.target if self.target in transformers else (
+            next(iter(transformers)) if len(transformers) == 1 else None)
+        Z = np.array(Z, dtype=np.float64)
+        keys = np.array([s if s in transformers else fallback for s in systems], dtype=object)
+        if any(k not in transformers for k in keys):
+            raise ValueError(f"a session of a system per_system was not fitted on, and no "
+                             f"target to fall back on: fitted {list(transformers)}.")
+        for system in dict.fromkeys(keys):
+            rows = keys == system
+            Z[rows] = transformers[system].transform(Z[rows])
+        return Z
 
     def _transform(self, X):
         check_is_fitted(self, "learner_")
-        return self.features_.transform(
+        systems = session_systems(X) if isinstance(X, (list, tuple, np.ndarray)) else None
+        Z = self.features_.transform(
             check_sessions(X, allow_numeric=False, estimator=self, copy=False))
+        if self.system_transformers_ is None:
+            return Z
+        return self._per_system(Z, systems if systems is not None else [None] * len(Z))
 
     def _shifted_proba(self, Z):
         """The learner's probabilities with the odds moved from ``fit_prior_`` to ``prior_``."""
-        p = np.clip(self.learner_.predict_proba(Z)[:, 1], 1e-12, 1 - 1e-12)
-        fit_prior = np.clip(self.fit_prior_, 1e-12, 1 - 1e-12)
-        shift = (self.prior_ / (1 - self.prior_)) / (fit_prior / (1 - fit_prior))
-        odds = shift * p / (1 - p)
-        p = odds / (1 + odds)
+        p = shift_prior(self.learner_.predict_proba(Z)[:, 1], self.fit_prior_, self.prior_)
         return np.column_stack([1 - p, p])
 
     def predict(self, X):
