@@ -401,6 +401,19 @@ def test_unlabelled_rows_reach_no_fit_with_a_label():
     assert set(baseline.predict(X_test).tolist()) <= {0, 1}
 
 
+def test_unlabelled_target_without_support():
+    """k = 0: the target is only unlabelled rows; its scaler and its rate come from them."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, y_train, X_test, _, _ = _with_unlabelled(k=0)
+    model = FewShotAdapter(SpyFeatures(), LogisticRegression(), target="new",
+                           per_system=StandardScaler(), prior="em").fit(X_train, y_train)
+    assert model.n_support_ == 0 and model.n_unlabelled_ > 0 and 0 < model.prior_ < 1
+    assert set(model.system_transformers_) == {"old", "new"}
+    assert model.predict(X_test).shape == (len(X_test),)
+
+
 def test_per_system_scaling_scores_by_the_sessions_system():
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler

@@ -373,7 +373,8 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         for system in dict.fromkeys([*g_lab, *g_unlabelled]):
             lab, unl = g_lab == system, g_unlabelled == system
             transformer = clone(self.per_system).fit(np.r_[Z[lab], Z_unlabelled[unl]])
-            Z[lab] = transformer.transform(Z[lab])
+            if lab.any():  # k = 0: the target may have unlabelled rows only
+                Z[lab] = transformer.transform(Z[lab])
             if unl.any():
                 Z_unlabelled[unl] = transformer.transform(Z_unlabelled[unl])
             self.system_transformers_[system] = transformer
