@@ -156,6 +156,12 @@ def cmd_fit(args):
     except ImportError as exc:
         raise CommandError(f"method {args.method!r} is not available in this build ({exc})"
                            ) from None
+    if label_column and args.log_format is not None and "draintemplater" in pipeline.named_steps:
+        from .preprocessing import without_label_field
+
+        # the label column is cut off each line before templating: so is the format's field
+        pipeline.set_params(**{f"draintemplater__{name}": value for name, value
+                               in without_label_field(args.log_format).items()})
     _set_training_options(pipeline, args)
 
     lines = _progress(iter_lines(path), desc="reading", unit=" lines")

@@ -73,6 +73,26 @@ def hdfs_slice(tmp_path_factory):
     return log, labels, [line.rstrip("\n") for line in lines]
 
 
+def test_label_column_and_a_preset_that_names_it(tmp_path, capsys):
+    """--labels column1 cuts the label off each line, and the BGL preset's <Label> field
+    with it: the header is read in place (the message starts after the level)."""
+    lines = []
+    for i in range(200):
+        bad = i % 20 == 3 and i // 20 % 3 == 0
+        lines.append(f"{'KERNDTLB' if bad else '-'} {1117838570 + i} 2005.06.03 R02-M1-N0 "
+                     f"2005-06-03-15.42.{i % 60:02d}.{i:06d} R02-M1-N0 RAS KERNEL "
+                     + ("FATAL data TLB error interrupt" if bad
+                        else "INFO instruction cache parity error corrected"))
+    log, model = tmp_path / "bgl.log", tmp_path / "m.joblib"
+    log.write_text("\n".join(lines) + "\n")
+    assert main(["fit", str(log), "--window", "20", "--labels", "column1", "--log-format", "BGL",
+                 "--method", "logistic", "--out", str(model), "--quiet"]) == 0
+    templater = joblib.load(model)["pipeline"].named_steps["draintemplater"]
+    assert templater.log_format_.startswith("<Timestamp> ")
+    assert set(templater.templates_) == {"instruction cache parity error corrected",
+                                         "data TLB error interrupt"}
+
+
 def test_fit_detect_hdfs_session_key(hdfs_slice, tmp_path, capsys):
     log, labels, lines = hdfs_slice
     model = tmp_path / "hdfs.joblib"

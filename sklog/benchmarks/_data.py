@@ -207,13 +207,9 @@ QUICK_CAPS = {
 
 def _preset_without_label(system):
     """The loghub preset of ``system`` for lines whose label column was removed."""
-    from ..preprocessing import loghub_presets
+    from ..preprocessing import without_label_field
 
-    preset = loghub_presets()[system]
-    log_format = preset["log_format"]
-    log_format = log_format[len("<Label> "):] if log_format.startswith("<Label> ") else log_format
-    return {"log_format": log_format, "masking": list(preset["masking_regex"]),
-            "similarity_threshold": preset["similarity_threshold"], "depth": preset["depth"]}
+    return without_label_field(system)
 
 
 #: ``DrainTemplater`` parameters for the datasets whose sessions are raw lines

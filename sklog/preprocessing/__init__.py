@@ -14,6 +14,7 @@ from ._drain import (
     DrainTemplater,
     log_format_regex,
     loghub_presets,
+    without_label_field,
 )
 from ._framed import (
     FramedArchiveError,
@@ -67,6 +68,7 @@ __all__ = [
     "labels_from_table",
     "log_format_regex",
     "loghub_presets",
+    "without_label_field",
     "looks_binary",
     "open_log",
     "read_frame_lines",

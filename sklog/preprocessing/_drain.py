@@ -86,6 +86,39 @@ def loghub_presets():
     return json.loads(json.dumps(_load_presets()))
 
 
+def without_label_field(log_format):
+    """``DrainTemplater`` settings for lines whose leading label column was removed.
+
+    Lines labelled in their first column (BGL, Thunderbird: ``-`` or an
+    alert tag) lose that column before templating when their labels are read
+    from it (:func:`strip_label_column`), so a format that begins with
+    ``<Label>`` would read every later field one place off. ``log_format`` is a
+    loghub preset name (its masking, threshold and depth are kept) or a format
+    string; ``None`` stays ``None``.
+
+    Examples
+    --------
+    >>> from sklog.preprocessing import without_label_field
+    >>> without_label_field("<Label> <Date> <Content>")
+    {'log_format': '<Date> <Content>'}
+    >>> without_label_field("BGL")["log_format"].split()[:2]
+    ['<Timestamp>', '<Date>']
+    """
+    if log_format is None:
+        return {"log_format": None}
+    presets = _load_presets()
+    names = {name.lower(): name for name in presets}
+    settings = {"log_format": log_format}
+    if log_format.lower() in names:
+        preset = presets[names[log_format.lower()]]
+        settings = {"log_format": preset["log_format"],
+                    "masking": list(preset.get("masking_regex", DEFAULT_MASKING)),
+                    "similarity_threshold": preset["similarity_threshold"],
+                    "depth": preset["depth"]}
+    settings["log_format"] = settings["log_format"].removeprefix("<Label> ")
+    return settings
+
+
 class _Atom(NamedTuple):
     """One regex atom of a format's literal text, with its quantifier."""
 
