@@ -186,10 +186,18 @@ EXPECTED_FAILED_CHECKS = {
             "it asserts training accuracy > 0.83; sklearn's blobs become sessions of float "
             "tokens each seen once, which 2 tiny epochs cannot separate"
         ),
+    },
+}
+
+# name -> {check name: why it fails on some machines only}: xfailed when it fails, passes when
+# it passes (a strict xfail would fail on the machines where it passes)
+MACHINE_DEPENDENT_CHECKS = {
+    "SiameseClassifier": {
         # test_session_checks compares with a float32 tolerance and requires equal labels
         "check_methods_sample_order_invariance": (
             "it asserts predict_proba equal to rtol=1e-7; a session batched with other "
-            "neighbours gets float32 LSTM results ~6e-8 apart"
+            "neighbours gets float32 LSTM results up to ~6e-8 apart, depending on the CPU's "
+            "kernels (equal on some machines)"
         ),
     },
 }
@@ -223,7 +231,14 @@ def test_every_public_estimator_is_checked():
 )
 def test_sklearn_compatible(estimator, check):
     params = repr(estimator.get_params())
-    check(estimator)  # raises AssertionError (or another error) when the check fails
+    name = getattr(check, "func", check).__name__
+    reason = MACHINE_DEPENDENT_CHECKS.get(type(estimator).__name__, {}).get(name)
+    try:
+        check(estimator)  # raises AssertionError (or another error) when the check fails
+    except AssertionError:
+        if reason is None:
+            raise
+        pytest.xfail(reason)
     # the instance is shared with tests/test_session_checks.py: no check may change it
     assert repr(estimator.get_params()) == params
 

@@ -173,12 +173,16 @@ def test_clad_pipeline_has_no_templater_and_learns(hdfs_like_blocks):
     assert f1_score(y_test, pipe.predict(X_test)) == 1.0
 
 
-def test_clad_rows_are_registered_on_raw_hdfs():
-    from sklog.benchmarks.cells.clad import build_rows
+def test_clad_rows_are_registered_on_raw_hdfs_and_bgl():
+    from sklog.benchmarks.cells.clad import DEFAULT_ROW, build_rows
 
     cells = [c for c in load_cells() if c.method_name == "clad"]
-    assert {c.method for c in cells} == set(build_rows())
-    assert {(c.dataset, c.protocol, c.quick) for c in cells} == {("hdfs_raw", "natural", False)}
+    hdfs = [c for c in cells if c.dataset == "hdfs_raw"]
+    assert {c.method for c in hdfs} == set(build_rows())
+    assert {(c.dataset, c.protocol, c.quick) for c in cells} == {
+        ("hdfs_raw", "natural", False), ("bgl_raw", "chronological", False),
+        ("bgl_raw", "random", False)}
+    assert {c.method for c in cells if c.dataset == "bgl_raw"} == {DEFAULT_ROW}
     default = next(c for c in cells if c.method == "ByteWindower(zstd) + CLAD")
     assert default.threshold_rule.startswith(METHODS["clad"].threshold_rule)
     pipe = default.build(5)
