@@ -18,9 +18,9 @@ The MLAD evaluation (Zang et al., arXiv 2401.07655) adds:
     whole log into the same windows and splits them at random, stratified
     80/20 per seed, so training and test share their months. As everywhere,
     the harness fits detectors on the *normal* training sessions only and
-    classifiers on all training
-    sessions with labels; count-based methods get a ``DrainTemplater`` with
-    the loghub ``BGL`` preset (without its ``<Label>`` field) first.
+    classifiers on all training sessions with labels; count-based methods get
+    a ``DrainTemplater`` with the loghub ``BGL`` preset (without its
+    ``<Label>`` field) first.
 ``mlad_balanced`` (datasets ``hdfs_raw``, ``bgl_seq``, ``thunderbird_2k``)
     :func:`sklog.metrics.balanced_normal_split` of the dataset's labeled
     sessions: test = every anomalous session + as many normal sessions drawn
@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..preprocessing import without_label_field
 
 #: ``multi_system`` system name -> the dataset whose labeled sessions it takes
 MULTI_SYSTEMS = {"hdfs": "hdfs_raw", "bgl": "bgl_seq", "thunderbird": "thunderbird_2k"}
@@ -205,13 +207,6 @@ QUICK_CAPS = {
 }
 
 
-def _preset_without_label(system):
-    """The loghub preset of ``system`` for lines whose label column was removed."""
-    from ..preprocessing import without_label_field
-
-    return without_label_field(system)
-
-
 #: ``DrainTemplater`` parameters for the datasets whose sessions are raw lines
 #: (any other dataset's sessions are template strings already). ``thunderbird_2k``
 #: and ``bgl_raw`` take the loghub ``Thunderbird`` and ``BGL`` presets without their
@@ -219,8 +214,8 @@ def _preset_without_label(system):
 #: the answer.
 TEMPLATERS = {
     "hdfs_raw": {"log_format": "HDFS"},
-    "thunderbird_2k": _preset_without_label("Thunderbird"),
-    "bgl_raw": _preset_without_label("BGL"),
+    "thunderbird_2k": without_label_field("Thunderbird"),
+    "bgl_raw": without_label_field("BGL"),
 }
 
 BGL_TRAIN_WINDOW = 20
@@ -701,7 +696,9 @@ def validation_split(split, seed):
         raise DataUnavailable(
             f"{split.dataset}/{split.protocol}: the training part holds no labeled anomaly, "
             "so it cannot serve as a validation set")
-    labelled = np.flatnonzero(y != -1)  # -1: unlabelled (loso's "+unlabelled"), fitted only
+    from ..meta import UNLABELLED
+
+    labelled = np.flatnonzero(y != UNLABELLED)  # loso's "+unlabelled" rows: fitted only
     fit, valid = train_test_split(labelled, test_size=VALIDATION_SIZE, stratify=y[labelled],
                                   random_state=seed)
     fit, valid = np.sort(np.r_[fit, np.setdiff1d(np.arange(len(y)), labelled)]), np.sort(valid)

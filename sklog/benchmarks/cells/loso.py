@@ -167,37 +167,28 @@ def _transfer(random_state):
     return DriftLabelTransfer(BertEmbedder(device="cpu"))
 
 
-#: row label -> (build maker(target), threshold rule key)
+#: row label -> (learner factory, adapted to the target's support?, threshold rule key)
 ROWS = {
-    "ProtoNet (adapted)": (lambda target: adapted(protonet, target), "proto"),
-    "MAML (adapted)": (lambda target: adapted(maml, target), "maml"),
-    "Pipeline + ProtoNet (source + support)": (lambda target: pooled(protonet), "proto"),
-    "HistGradientBoosting (source + support)":
-        (lambda target: pooled(_hist_gradient_boosting), "argmax"),
-    "RandomForest (source + support)": (lambda target: pooled(_random_forest), "argmax"),
-    "LogisticRegression (source + support)": (lambda target: pooled(_logistic), "argmax"),
+    "ProtoNet (adapted)": (protonet, True, "proto"),
+    "MAML (adapted)": (maml, True, "maml"),
+    "Pipeline + ProtoNet (source + support)": (protonet, False, "proto"),
+    "HistGradientBoosting (source + support)": (_hist_gradient_boosting, False, "argmax"),
+    "RandomForest (source + support)": (_random_forest, False, "argmax"),
+    "LogisticRegression (source + support)": (_logistic, False, "argmax"),
 }
 #: the same rows deciding at the source's anomaly rate instead of the balanced one of
 #: SMOTE and the k + k support (FewShotAdapter(prior="source"), training labels only)
 SOURCE_PRIOR = " at the source prior"
-PRIOR_ROWS = {
-    "ProtoNet (adapted)": lambda target: adapted(protonet, target, prior="source"),
-    "MAML (adapted)": lambda target: adapted(maml, target, prior="source"),
-    "Pipeline + ProtoNet (source + support)": lambda target: pooled(protonet, prior="source"),
-    "HistGradientBoosting (source + support)":
-        lambda target: pooled(_hist_gradient_boosting, prior="source"),
-    "RandomForest (source + support)": lambda target: pooled(_random_forest, prior="source"),
-    "LogisticRegression (source + support)": lambda target: pooled(_logistic, prior="source"),
-}
 #: the same rows on the ``+unlabelled`` protocols: per-system scaling, the EM prior
 UNLABELLED_ROW = " (per-system scaling, EM prior)"
-_LEARNERS = {
-    "ProtoNet (adapted)": (protonet, True), "MAML (adapted)": (maml, True),
-    "Pipeline + ProtoNet (source + support)": (protonet, False),
-    "HistGradientBoosting (source + support)": (_hist_gradient_boosting, False),
-    "RandomForest (source + support)": (_random_forest, False),
-    "LogisticRegression (source + support)": (_logistic, False),
-}
+
+
+def row_build(label, target, **params):
+    """``build(random_state)`` of row ``label`` (of :data:`ROWS`) on ``target``."""
+    learner, adapts, _ = ROWS[label]
+    return adapted(learner, target, **params) if adapts else pooled(learner, **params)
+
+
 _RULE["em"] = ("features standardised per system (each system's own rows, labelled or "
                "not); the learner's probability odds moved from its training rows' anomaly "
                "rate to the target's, estimated by EM from the learner's probabilities on "
@@ -212,22 +203,18 @@ TRANSFER = "DriftLabelTransfer (k=0 only)"
 for _target in LOSO_SYSTEMS:
     for _k in LOSO_SHOTS:
         _protocol = loso_protocol(_target, _k)
-        for _label, (_maker, _rule) in ROWS.items():
+        for _label, (_, _, _rule) in ROWS.items():
             register("loso", _protocol, _label, quick=False, threshold_rule=_RULE[_rule])(
-                _maker(_target))
-        for _label, _maker in PRIOR_ROWS.items():
+                row_build(_label, _target))
             register("loso", _protocol, _label + SOURCE_PRIOR, quick=False,
-                     threshold_rule=_RULE["prior"])(_maker(_target))
-        for _label, (_learner, _adapts) in _LEARNERS.items():
-            _make = adapted if _adapts else (lambda lrn, target, **kw: pooled(lrn, **kw))
+                     threshold_rule=_RULE["prior"])(row_build(_label, _target, prior="source"))
             register("loso", loso_protocol(_target, _k, unlabelled=True), _label + UNLABELLED_ROW,
                      quick=False, threshold_rule=_RULE["em"])(
-                _make(_learner, _target, prior="em", per_system=True))
+                row_build(_label, _target, prior="em", per_system=True))
     register("loso", loso_protocol(_target, 0), TRANSFER, quick=False,
              threshold_rule=_RULE["transfer"])(_transfer)
     # the ceiling: each baseline as a single-system model on the target's whole labelled pool
     for _label in BASELINES:
-        _maker, _rule = ROWS[_label]
         register("loso", f"{_target}:{LOSO_CEILING}",
                  _label.replace("(source + support)", "(target pool only)"), quick=False,
-                 threshold_rule=_RULE[_rule])(_maker(_target))
+                 threshold_rule=_RULE[ROWS[_label][2]])(row_build(_label, _target))
