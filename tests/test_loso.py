@@ -435,6 +435,29 @@ def test_per_system_scaling_scores_by_the_sessions_system():
     assert untargeted.predict(X_test).shape == (len(X_test),)
 
 
+def test_per_system_takes_sparse_features_and_any_output_width():
+    """Sparse features (e.g. counts) and a transformer that changes the width give the
+    dense result, rows in their order."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import MaxAbsScaler, PolynomialFeatures
+
+    X_train, y_train, X_test, _, _ = _with_unlabelled()
+    sparse_counts = make_pipeline(SpyFeatures(), FunctionTransformer(sparse.csr_matrix))
+    per_system = make_pipeline(MaxAbsScaler(), PolynomialFeatures(2))
+    dense = FewShotAdapter(SpyFeatures(), LogisticRegression(), target="new",
+                           per_system=per_system).fit(X_train, y_train)
+    sparse_model = FewShotAdapter(sparse_counts, LogisticRegression(), target="new",
+                                  per_system=per_system).fit(X_train, y_train)
+    width = dense.learner_.coef_.shape[1]
+    assert width > _counts(X_test[:1]).shape[1]  # the transformer widened the rows
+    np.testing.assert_allclose(sparse_model.decision_function(X_test),
+                               dense.decision_function(X_test), rtol=1e-6, atol=1e-8)
+    mixed = [X_test[0], tag_sessions([list(X_test[1])], "old")[0], X_test[2]]
+    np.testing.assert_allclose(sparse_model.decision_function(mixed),
+                               dense.decision_function(mixed), rtol=1e-6, atol=1e-8)
+
+
 def test_em_prior_estimates_the_targets_rate_without_labels():
     from sklearn.linear_model import LogisticRegression
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -224,7 +225,8 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         measured against its own normal spread, not the pooled one. Sessions
         scored later use their own system's transformer (the ``system`` of a
         :class:`SystemSession`), else the target's (else the one of
-        ``fit``'s only system).
+        ``fit``'s only system). Dense or sparse features; the transformer may
+        change their width (a scaler then a selector, say).
 
     Attributes
     ----------
@@ -368,32 +370,23 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
 
     def _fit_per_system(self, Z, g_lab, Z_unlabelled, g_unlabelled):
         """Fit ``per_system`` on each system's rows, labelled and not; transform both parts."""
-        Z, Z_unlabelled = np.array(Z, dtype=np.float64), np.array(Z_unlabelled, np.float64)
-        self.system_transformers_ = {}
-        for system in dict.fromkeys([*g_lab, *g_unlabelled]):
-            lab, unl = g_lab == system, g_unlabelled == system
-            transformer = clone(self.per_system).fit(np.r_[Z[lab], Z_unlabelled[unl]])
-            if lab.any():  # k = 0: the target may have unlabelled rows only
-                Z[lab] = transformer.transform(Z[lab])
-            if unl.any():
-                Z_unlabelled[unl] = transformer.transform(Z_unlabelled[unl])
-            self.system_transformers_[system] = transformer
-        return Z, Z_unlabelled
+        self.system_transformers_ = {
+            system: clone(self.per_system).fit(_vstack(
+                [_rows(Z, g_lab == system), _rows(Z_unlabelled, g_unlabelled == system)]))
+            for system in dict.fromkeys([*g_lab, *g_unlabelled])}
+        return (_transform_by(self.system_transformers_, Z, g_lab),
+                _transform_by(self.system_transformers_, Z_unlabelled, g_unlabelled))
 
     def _per_system(self, Z, systems):
         """Rows of a fitted system through its transformer; any other through the target's."""
         transformers = self.system_transformers_
         fallback = self.target if self.target in transformers else (
             next(iter(transformers)) if len(transformers) == 1 else None)
-        Z = np.array(Z, dtype=np.float64)
         keys = np.array([s if s in transformers else fallback for s in systems], dtype=object)
         if any(k not in transformers for k in keys):
             raise ValueError(f"a session of a system per_system was not fitted on, and no "
                              f"target to fall back on: fitted {list(transformers)}.")
-        for system in dict.fromkeys(keys):
-            rows = keys == system
-            Z[rows] = transformers[system].transform(Z[rows])
-        return Z
+        return _transform_by(transformers, Z, keys)
 
     def _transform(self, X):
         check_is_fitted(self, "learner_")
@@ -437,3 +430,28 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.target_tags.required = True
         return tags
+
+
+def _rows(Z, mask):
+    """The rows of ``Z`` (dense or sparse) where ``mask`` holds."""
+    return Z[np.flatnonzero(mask)]
+
+
+def _vstack(blocks):
+    return sparse.vstack(blocks, format="csr") if any(map(sparse.issparse, blocks)) \
+        else np.vstack(blocks)
+
+
+def _transform_by(transformers, Z, keys):
+    """Each row of ``Z`` through ``transformers[its key]``, rows kept in order (dense or
+    sparse, any output width)."""
+    keys = np.asarray(keys, dtype=object)
+    if sparse.issparse(Z):
+        Z = Z.tocsr()
+    groups = [np.flatnonzero(keys == key) for key in dict.fromkeys(keys)]
+    if not groups:
+        return Z
+    out = _vstack([transformers[keys[rows[0]]].transform(Z[rows]) for rows in groups])
+    inverse = np.empty(len(keys), dtype=np.intp)
+    inverse[np.concatenate(groups)] = np.arange(len(keys))
+    return out[inverse]
