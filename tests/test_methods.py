@@ -182,7 +182,8 @@ def test_clad_rows_are_registered_on_raw_hdfs_and_bgl():
     assert {(c.dataset, c.protocol, c.quick) for c in cells} == {
         ("hdfs_raw", "natural", False), ("bgl_raw", "chronological", False),
         ("bgl_raw", "random", False)}
-    assert {c.method for c in cells if c.dataset == "bgl_raw"} == {DEFAULT_ROW}
+    assert {c.method for c in cells if c.protocol == "random"} == set(build_rows())
+    assert {c.method for c in cells if c.protocol == "chronological"} == {DEFAULT_ROW}
     default = next(c for c in cells if c.method == "ByteWindower(zstd) + CLAD")
     assert default.threshold_rule.startswith(METHODS["clad"].threshold_rule)
     pipe = default.build(5)
