@@ -340,7 +340,25 @@ class MLAD(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
       only 18% of the alerts.
       Learned embeddings cannot transfer to another system's templates, so
       the paper's semantic inputs stay the default; on one system, validate
-      ``template_embedding="learned"`` too.
+      ``template_embedding="learned"`` too. On the whole training part
+      (229,189 windows, seed 0) the learned row falls to F1 0.06 (PR-AUC
+      0.81, fit 1,304 s): more normal windows widen the normal tail. Probes
+      on the 20,000-window split (seed 0, not harness rows): ``"both"``
+      ranks best (PR-AUC 0.97) and still reaches F1 0.19; ten components
+      0.51 (PR-AUC 0.95); ``latent_dim=16`` 0.42; no mixture 0.18. Every
+      variant finds at most a third of the alert windows above the 99.5th
+      percentile of the normal ones.
+    * **What a threshold from normal windows allows on BGL.** ``python -m
+      sklog.benchmarks.ceilings`` shows the ``mlad_balanced`` test windows
+      are separable (F1 ceiling 1.000 on the template sequence) but that
+      about 1% of the *normal* test windows hold a set of templates no
+      normal training window holds. The rule "flag a set never seen in a
+      normal training window" reaches F1 0.928 (seeds 0-2); to reach 0.93
+      at the 99.5th-percentile cut a detector must find 88% of the alert
+      windows while flagging 0.5% of the normal ones, i.e. rank the alert
+      windows above nearly every normal window the memorising rule itself
+      calls new. A density over session representations does not: it
+      scores rare-but-seen normal windows as high as alerts.
     * **The threshold** (``contamination="auto"``). Chosen on training data
       only: the benchmarks' validation re-split (``python -m sklog.benchmarks
       --validation``) of the training part of ``hdfs_raw``/``natural`` (the
@@ -371,7 +389,13 @@ class MLAD(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
       normal tail sets a lenient cut. Even a cut per *system* (an oracle
       with the system labels) barely moves the fused HDFS row (0.67 ->
       0.70): in fused training HDFS's anomalies fall inside HDFS's own
-      normal tail, not below another system's scale.
+      normal tail, not below another system's scale. Repeated on the
+      capped split (10,000 training sessions per system, seed 0, each
+      system's cut from 10% of its training sessions kept out of the fit):
+      fused HDFS 0.81 with the global cut, 0.81 / 0.80 with its own 99th /
+      99.5th percentile (HDFS trained alone: 0.95), and fits on nearly the
+      same data vary from 0.64 to 0.81, so the fused loss is the
+      representation's, not the threshold's.
     * Components that entmax leaves with zero weight drop out of the energy;
       ``P(Sigma)`` weighs each component by its share of the batch (see
       :func:`sklog.nn._gmm.covariance_penalty`).
