@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections import Counter, defaultdict
+from itertools import groupby
 
 import numpy as np
 
@@ -125,9 +126,11 @@ def normal_only_rules(split):
     that decide from the normal training windows alone (no threshold, no test label).
 
     A window is *novel as a set* when no normal training window holds exactly
-    its set of templates, and *over a count* when one of its templates
-    occurs more often than in any normal training window (a template never
-    seen in training counts as over).
+    its set of templates; *over a count* when one of its templates occurs
+    more often than in any normal training window (a template never seen in
+    training counts as over); *novel as runs* when no normal training window
+    has its sequence of templates once repeats are collapsed (``a a b a`` ->
+    ``a b a``).
 
     Examples
     --------
@@ -140,6 +143,8 @@ def normal_only_rules(split):
     0.667
     >>> rules["F1: a template more often than in any normal training window"]
     1.0
+    >>> rules["F1: sequence of runs never seen in a normal training window"]
+    0.5
     """
     from sklearn.metrics import f1_score
 
@@ -148,6 +153,7 @@ def normal_only_rules(split):
     sequences = {tuple(s) for s in normal_train}
     counts = {tuple(sorted(Counter(s).items())) for s in normal_train}
     sets = {frozenset(s) for s in normal_train}
+    runs = {_runs(s) for s in normal_train}
     most = Counter()
     for session in normal_train:
         for template, n in Counter(session).items():
@@ -159,6 +165,7 @@ def normal_only_rules(split):
     novel_set = np.array([frozenset(s) not in sets for s in split.X_test])
     over_count = np.array([any(n > most[t] for t, n in Counter(s).items())
                            for s in split.X_test])
+    novel_runs = np.array([_runs(s) not in runs for s in split.X_test])
     out = {
         "normal training windows": len(normal_train),
         "anomalous test windows equal to a normal training window": float(
@@ -168,11 +175,18 @@ def normal_only_rules(split):
     }
     for name, flagged in (("template set never seen in a normal training window", novel_set),
                           ("a template more often than in any normal training window",
-                           over_count)):
+                           over_count),
+                          ("sequence of runs never seen in a normal training window",
+                           novel_runs)):
         out[f"F1: {name}"] = float(f1_score(y, flagged))
         out[f"share of normal / anomalous test windows flagged: {name}"] = (
             f"{flagged[normal].mean():.3f} / {flagged[anomaly].mean():.3f}")
     return out
+
+
+def _runs(session):
+    """The session's templates with consecutive repeats collapsed."""
+    return tuple(template for template, _ in groupby(session))
 
 
 def _semantic_ceilings(split, seen, y, embedder):
