@@ -215,6 +215,12 @@ def _reject_text(X):
             raise TypeError(f"{_EXPECTED}; got a sequence of sessions of text.")
 
 
+def _softmax(logits):
+    logits = logits - logits.max(axis=1, keepdims=True)
+    proba = np.exp(logits)
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
 def _f1_threshold(scores, positive):
     """The threshold on ``scores`` that maximises F1 of ``positive`` (bool): the midpoint
     between the lowest score called positive and the next lower score (the highest such
@@ -714,10 +720,7 @@ class CLAD(SessionModelMixin, ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_sessions, n_classes)
         """
-        logits = self._logits(X)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return _softmax(self._logits(X))
 
     def predict(self, X):
         """Labels (those given in ``y``) of the sessions.
@@ -732,6 +735,21 @@ class CLAD(SessionModelMixin, ClassifierMixin, BaseEstimator):
         """
         logits = self._logits(X)
         return self.classes_[np.argmax(logits, axis=1)]
+
+    def predict_and_proba(self, X):
+        """``(predict(X), predict_proba(X))`` from one pass of the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_sessions, n_bytes)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_sessions,)
+        proba : ndarray of shape (n_sessions, n_classes)
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)], _softmax(logits)
 
     def explain(self, X):
         """Per-byte contributions to the anomaly score (gradient x input).

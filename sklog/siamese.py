@@ -447,6 +447,26 @@ class SiameseClassifier(SessionModelMixin, ClassifierMixin, TransformerMixin, Ba
         """
         return self._classify(X, "predict_proba")
 
+    @available_if(_classifier_has("predict_proba"))
+    def predict_and_proba(self, X):
+        """``(predict(X), predict_proba(X))`` from one pass of the network.
+
+        Parameters
+        ----------
+        X : sequence of sessions
+
+        Returns
+        -------
+        labels : ndarray of shape (n_sessions,)
+        proba : ndarray of shape (n_sessions, n_classes)
+        """
+        encoded = self._encode(self._sessions(X))
+        if self.hybrid:
+            proba = self._head_proba(encoded)
+            return self.classes_[np.argmax(proba, axis=1)], proba
+        z = self._embed(encoded)
+        return self.classifier_.predict(z), self.classifier_.predict_proba(z)
+
     @available_if(_classifier_has("decision_function"))
     def decision_function(self, X):
         """The classifier's decision function on the embeddings.

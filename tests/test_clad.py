@@ -317,3 +317,20 @@ def test_f1_threshold_is_the_best_cut_between_distinct_scores():
     # cuts: {3} F1 .5, {3,2,2} F1 .667, {3,2,2,1} F1 .857, more: lower
     assert _f1_threshold(scores, positive) == 0.5
     assert _f1_threshold(np.array([1.0, 1.0]), np.array([True, False])) == 0.0
+
+
+def test_predict_and_proba_is_one_pass_with_the_same_results(fitted, blocks, monkeypatch):
+    from sklog.inspection import score_sessions
+
+    _, _, B_test, *_ = blocks
+    labels, proba = fitted.predict_and_proba(B_test)
+    np.testing.assert_array_equal(labels, fitted.predict(B_test))
+    np.testing.assert_allclose(proba, fitted.predict_proba(B_test))
+    passes = []
+    raw = type(fitted)._raw_logits
+    monkeypatch.setattr(type(fitted), "_raw_logits",
+                        lambda self, X: passes.append(len(X)) or raw(self, X))
+    is_anomaly, scores, _ = score_sessions(fitted, B_test)
+    assert passes == [len(B_test)]  # the harness and score_archive score through this
+    np.testing.assert_array_equal(is_anomaly, labels == 1)
+    np.testing.assert_allclose(scores, proba[:, 1])

@@ -106,6 +106,9 @@ def test_hybrid_head_and_contrastive_loss(toy):
     assert hybrid.classifier_ is None
     assert (hybrid.predict(X) == y).mean() >= 0.9
     np.testing.assert_allclose(hybrid.predict_proba(X).sum(1), 1.0, rtol=1e-6)
+    labels, proba = hybrid.predict_and_proba(X)  # one pass, the same results
+    np.testing.assert_array_equal(labels, hybrid.predict(X))
+    np.testing.assert_allclose(proba, hybrid.predict_proba(X))
     contrastive = SiameseClassifier(loss="contrastive", **TINY).fit(X, y)
     assert (contrastive.predict(X) == y).mean() >= 0.9
 
@@ -222,3 +225,20 @@ def test_pairs_are_resampled_every_epoch():
     np.testing.assert_array_equal(x["ids"][:16], ids[pairs[:, 0]])
     np.testing.assert_array_equal(x["ids"][16:], ids[pairs[:, 1]])
     assert (target[:, 0] == (target[:, 1] == target[:, 2])).all()
+
+
+def test_predict_and_proba_embeds_once(fitted, toy, monkeypatch):
+    from sklog.inspection import score_sessions
+
+    X, _ = toy
+    labels, proba = fitted.predict_and_proba(X)
+    np.testing.assert_array_equal(labels, fitted.predict(X))
+    np.testing.assert_allclose(proba, fitted.predict_proba(X))
+    passes = []
+    embed = type(fitted)._embed
+    monkeypatch.setattr(type(fitted), "_embed",
+                        lambda self, encoded: passes.append(1) or embed(self, encoded))
+    is_anomaly, scores, _ = score_sessions(fitted, X)
+    assert passes == [1]
+    np.testing.assert_array_equal(is_anomaly, labels == 1)
+    np.testing.assert_allclose(scores, proba[:, 1])

@@ -38,9 +38,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from sklearn.base import is_outlier_detector
 
 from ..base import AnomalyDetectorMixin
 from ..metrics import anomaly_score, predict_anomaly
+from ..metrics._scorers import positive_proba
 
 _EXPLAIN_OPTIONS = (False, True, "anomalies")
 
@@ -362,13 +364,17 @@ def explain(model, sessions, *, pos_label=1):
 
 
 def _decisions_and_scores(estimator, data, pos_label):
-    """:func:`predict_anomaly` and :func:`anomaly_score`, from one scoring pass when possible."""
+    """:func:`predict_anomaly` and :func:`anomaly_score`, from one scoring pass when possible
+    (a detector's ``predict_and_score_samples``, a classifier's ``predict_and_proba``)."""
     cls = type(estimator)
     if (isinstance(estimator, AnomalyDetectorMixin)
             and cls.predict is AnomalyDetectorMixin.predict
             and cls.decision_function is AnomalyDetectorMixin.decision_function):
         labels, normality = estimator.predict_and_score_samples(data)
         return labels == -1, -np.asarray(normality, dtype=float)
+    if hasattr(estimator, "predict_and_proba") and not is_outlier_detector(estimator):
+        labels, proba = estimator.predict_and_proba(data)
+        return np.asarray(labels) == pos_label, positive_proba(estimator, proba, pos_label)
     return (predict_anomaly(estimator, data, pos_label),
             anomaly_score(estimator, data, pos_label))
 
@@ -377,7 +383,9 @@ def score_sessions(model, sessions, *, explain=False, pos_label=1):
     """Decisions, anomaly scores and (optionally) explanations of a batch, in one pass.
 
     A pipeline's transforming steps (e.g. ``DrainTemplater``) run once for the
-    batch; its last step then decides, scores and explains. The results are
+    batch; its last step then decides, scores and explains, in one pass of
+    the model where it has ``predict_and_score_samples`` (detectors) or
+    ``predict_and_proba`` (CLAD, SiameseClassifier, FewShotAdapter). The results are
     those of :func:`~sklog.metrics.predict_anomaly`,
     :func:`~sklog.metrics.anomaly_score` and :func:`explain` called one by one.
 

@@ -414,6 +414,14 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
             return self.learner_.predict_proba(Z)
         return self._shifted_proba(Z)
 
+    def predict_and_proba(self, X):
+        """``(predict(X), predict_proba(X))`` from one pass of the features."""
+        Z = self._transform(X)
+        if self.prior_ is None:
+            return self.learner_.predict(Z), self.learner_.predict_proba(Z)
+        proba = self._shifted_proba(Z)
+        return self.classes_[(proba[:, 1] > 0.5).astype(int)], proba
+
     def decision_function(self, X):
         Z = self._transform(X)
         if self.prior_ is not None:

@@ -48,6 +48,16 @@ def predict_anomaly(estimator, X, pos_label=1):
     return pred == pos_label
 
 
+def positive_proba(estimator, proba, pos_label=1):
+    """The ``pos_label`` column of a classifier's ``predict_proba`` output (zeros when the
+    classifier never saw that label)."""
+    proba = np.asarray(proba)
+    classes = list(estimator.classes_)
+    if pos_label in classes:
+        return proba[:, classes.index(pos_label)]
+    return np.zeros(len(proba))
+
+
 def anomaly_score(estimator, X, pos_label=1):
     """Continuous scores, *higher = more anomalous*, for ranking metrics."""
     if is_outlier_detector(estimator):
@@ -55,11 +65,7 @@ def anomaly_score(estimator, X, pos_label=1):
             return -np.asarray(estimator.score_samples(X), dtype=float)
         return -np.asarray(estimator.decision_function(X), dtype=float)
     if hasattr(estimator, "predict_proba"):
-        proba = np.asarray(estimator.predict_proba(X))
-        classes = list(estimator.classes_)
-        if pos_label in classes:
-            return proba[:, classes.index(pos_label)]
-        return np.zeros(len(proba))
+        return positive_proba(estimator, estimator.predict_proba(X), pos_label)
     scores = np.asarray(estimator.decision_function(X), dtype=float)
     if scores.ndim == 1:
         return scores if list(estimator.classes_)[-1] == pos_label else -scores
