@@ -150,6 +150,7 @@ def test_truncation_warns_once_counting_sessions():
     truncation = [w for w in caught if issubclass(w.category, ByteTruncationWarning)]
     assert len(truncation) == 1
     assert f"{expected} of {len(X)} session(s)" in str(truncation[0].message)
+    assert "max_bytes=300 raw bytes" in str(truncation[0].message)  # codec=None: not compressed
     assert truncation[0].filename == __file__  # points at the caller
     cut = lengths > 300
     assert ((out[cut] >= 0).sum(axis=1) == 300).all()

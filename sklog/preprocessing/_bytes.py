@@ -448,7 +448,8 @@ class ByteWindower(TransformerMixin, BaseEstimator):
         if truncated:
             warnings.warn(
                 f"{where}{truncated} of {len(frames)} session(s) took more than "
-                f"max_bytes={width} compressed bytes and were truncated to their first "
+                f"max_bytes={width} {'raw' if self.codec is None else 'compressed'} bytes "
+                f"and were truncated to their first "
                 f"{width}.", ByteTruncationWarning, stacklevel=4)
         return out
 
