@@ -212,3 +212,12 @@ def test_sklog_fit_and_detect_with_clad(tmp_path, capsys, hdfs_like_blocks):
     capsys.readouterr()
     assert main(["detect", str(log), "--model", str(model), "--format", "json"]) == 0
     assert "45 sessions scored" in capsys.readouterr().err
+
+
+def test_archive_benchmark_scores_the_default_clad_row():
+    from sklog.benchmarks import archive
+
+    full, quick = archive._clad(3, False), archive._clad(3, True)
+    assert [name for name, _ in full.steps] == ["bytewindower", "clad"]
+    assert (full[-1].random_state, full[-1].pretrain_epochs, full[-1].max_epochs) == (3, 1, 8)
+    assert (quick[-1].pretrain_epochs, quick[-1].max_epochs) == (0, 2)

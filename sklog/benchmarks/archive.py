@@ -42,10 +42,10 @@ TEMPLATE_MODELS = ("logistic", "decision_tree")
 
 
 def _clad(seed, quick):
-    from .cells.clad import _BUDGET, _clad_hdfs_raw
+    """The default CLAD row's pipeline (``--quick``: 2 epochs, no pre-training)."""
+    from .cells.clad import _clad as clad_row
 
-    params = dict(_BUDGET, max_epochs=2, pretrain_epochs=0) if quick else {}
-    return _clad_hdfs_raw({}, params)(seed)
+    return clad_row({"max_epochs": 2, "pretrain_epochs": 0} if quick else {})(seed)
 
 
 def _template_model(name, seed):
