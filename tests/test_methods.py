@@ -174,7 +174,7 @@ def test_clad_pipeline_has_no_templater_and_learns(hdfs_like_blocks):
 
 
 def test_clad_rows_are_registered_on_raw_hdfs_and_bgl():
-    from sklog.benchmarks.cells.clad import DEFAULT_ROW, build_rows
+    from sklog.benchmarks.cells.clad import DEFAULT_ROW, WHOLE_RAW_WINDOW, build_rows
 
     cells = [c for c in load_cells() if c.method_name == "clad"]
     hdfs = [c for c in cells if c.dataset == "hdfs_raw"]
@@ -182,7 +182,10 @@ def test_clad_rows_are_registered_on_raw_hdfs_and_bgl():
     assert {(c.dataset, c.protocol, c.quick) for c in cells} == {
         ("hdfs_raw", "natural", False), ("bgl_raw", "chronological", False),
         ("bgl_raw", "random", False)}
-    assert {c.method for c in cells if c.protocol == "random"} == set(build_rows())
+    assert {c.method for c in cells if c.protocol == "random"} == {*build_rows(),
+                                                                    WHOLE_RAW_WINDOW}
+    whole = next(c for c in cells if c.method == WHOLE_RAW_WINDOW).build(0)[0]
+    assert (whole.codec, whole.max_bytes) == (None, 4096)
     assert {c.method for c in cells if c.protocol == "chronological"} == {DEFAULT_ROW}
     default = next(c for c in cells if c.method == "ByteWindower(zstd) + CLAD")
     assert default.threshold_rule.startswith(METHODS["clad"].threshold_rule)

@@ -103,5 +103,9 @@ for _label, _build in build_rows().items():
 for _label, _build in build_rows().items():
     register("bgl_raw", "random", _label, quick=False, threshold_rule=_RULE,
              method_name=METHOD.name)(_build)
+#: raw BGL windows whole (20 lines are about 3 kB; the raw-bytes row keeps the first 1 kB)
+WHOLE_RAW_WINDOW = "ByteWindower(raw bytes, 4 kB) + CLAD"
+register("bgl_raw", "random", WHOLE_RAW_WINDOW, quick=False, threshold_rule=_RULE,
+         method_name=METHOD.name)(_clad({"codec": None, "max_bytes": 4096}))
 register("bgl_raw", "chronological", DEFAULT_ROW, quick=False, threshold_rule=_RULE,
          method_name=METHOD.name)(_clad({}))
