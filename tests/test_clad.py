@@ -319,18 +319,7 @@ def test_f1_threshold_is_the_best_cut_between_distinct_scores():
     assert _f1_threshold(np.array([1.0, 1.0]), np.array([True, False])) == 0.0
 
 
-def test_predict_and_proba_is_one_pass_with_the_same_results(fitted, blocks, monkeypatch):
-    from sklog.inspection import score_sessions
-
+def test_predict_and_proba_is_one_pass_with_the_same_results(fitted, blocks,
+                                                             check_one_scoring_pass):
     _, _, B_test, *_ = blocks
-    labels, proba = fitted.predict_and_proba(B_test)
-    np.testing.assert_array_equal(labels, fitted.predict(B_test))
-    np.testing.assert_allclose(proba, fitted.predict_proba(B_test))
-    passes = []
-    raw = type(fitted)._raw_logits
-    monkeypatch.setattr(type(fitted), "_raw_logits",
-                        lambda self, X: passes.append(len(X)) or raw(self, X))
-    is_anomaly, scores, _ = score_sessions(fitted, B_test)
-    assert passes == [len(B_test)]  # the harness and score_archive score through this
-    np.testing.assert_array_equal(is_anomaly, labels == 1)
-    np.testing.assert_allclose(scores, proba[:, 1])
+    check_one_scoring_pass(fitted, B_test, "_raw_logits")

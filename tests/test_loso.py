@@ -458,16 +458,14 @@ def test_per_system_takes_sparse_features_and_any_output_width():
                                dense.decision_function(mixed), rtol=1e-6, atol=1e-8)
 
 
-def test_predict_and_proba_equals_the_separate_calls():
+@pytest.mark.parametrize("prior", [None, "em"])
+def test_predict_and_proba_transforms_once(prior, check_one_scoring_pass):
     from sklearn.linear_model import LogisticRegression
 
     X_train, y_train, X_test, _, _ = _with_unlabelled()
-    for prior in (None, "em"):
-        model = FewShotAdapter(SpyFeatures(), LogisticRegression(), target="new",
-                               prior=prior).fit(X_train, y_train)
-        labels, proba = model.predict_and_proba(X_test)  # one pass of the features
-        np.testing.assert_array_equal(labels, model.predict(X_test))
-        np.testing.assert_allclose(proba, model.predict_proba(X_test))
+    model = FewShotAdapter(SpyFeatures(), LogisticRegression(), target="new",
+                           prior=prior).fit(X_train, y_train)
+    check_one_scoring_pass(model, X_test, "_transform")
 
 
 def test_em_prior_estimates_the_targets_rate_without_labels():

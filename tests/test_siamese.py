@@ -227,18 +227,5 @@ def test_pairs_are_resampled_every_epoch():
     assert (target[:, 0] == (target[:, 1] == target[:, 2])).all()
 
 
-def test_predict_and_proba_embeds_once(fitted, toy, monkeypatch):
-    from sklog.inspection import score_sessions
-
-    X, _ = toy
-    labels, proba = fitted.predict_and_proba(X)
-    np.testing.assert_array_equal(labels, fitted.predict(X))
-    np.testing.assert_allclose(proba, fitted.predict_proba(X))
-    passes = []
-    embed = type(fitted)._embed
-    monkeypatch.setattr(type(fitted), "_embed",
-                        lambda self, encoded: passes.append(1) or embed(self, encoded))
-    is_anomaly, scores, _ = score_sessions(fitted, X)
-    assert passes == [1]
-    np.testing.assert_array_equal(is_anomaly, labels == 1)
-    np.testing.assert_allclose(scores, proba[:, 1])
+def test_predict_and_proba_embeds_once(fitted, toy, check_one_scoring_pass):
+    check_one_scoring_pass(fitted, toy[0], "_embed")
