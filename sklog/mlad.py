@@ -364,7 +364,8 @@ class MLAD(SessionDetectorMixin, AnomalyDetectorMixin, BaseEstimator):
       by flagging 7% of the normal windows: on a 1:1 test part the best
       decision flags far more normal sessions than a cut meant for rare
       anomalies does, and nothing in normal-only training data says how
-      many. Where the anomaly share is known, ``contamination`` sets it.
+      many. A float ``contamination`` sets the share of normal sessions
+      flagged, the false-alarm rate a user accepts.
     * **The threshold** (``contamination="auto"``). Chosen on training data
       only: the benchmarks' validation re-split (``python -m sklog.benchmarks
       --validation``) of the training part of ``hdfs_raw``/``natural`` (the
