@@ -160,11 +160,11 @@ def normal_only_rules(split):
             most[template] = max(most[template], n)
     y = np.asarray(split.y_test)
     normal, anomaly = y == 0, y == 1
+    test_counts = [Counter(s) for s in split.X_test]
     same_sequence = np.array([tuple(s) in sequences for s in split.X_test])
-    same_counts = np.array([tuple(sorted(Counter(s).items())) in counts for s in split.X_test])
-    novel_set = np.array([frozenset(s) not in sets for s in split.X_test])
-    over_count = np.array([any(n > most[t] for t, n in Counter(s).items())
-                           for s in split.X_test])
+    same_counts = np.array([tuple(sorted(c.items())) in counts for c in test_counts])
+    novel_set = np.array([frozenset(c) not in sets for c in test_counts])
+    over_count = np.array([any(n > most[t] for t, n in c.items()) for c in test_counts])
     novel_runs = np.array([_runs(s) not in runs for s in split.X_test])
     out = {
         "normal training windows": len(normal_train),

@@ -402,25 +402,25 @@ class FewShotAdapter(ClassifierMixin, BaseEstimator):
         p = shift_prior(self.learner_.predict_proba(Z)[:, 1], self.fit_prior_, self.prior_)
         return np.column_stack([1 - p, p])
 
-    def predict(self, X):
-        Z = self._transform(X)
+    def _labels(self, Z):
         if self.prior_ is None:
             return self.learner_.predict(Z)
         return self.classes_[(self._shifted_proba(Z)[:, 1] > 0.5).astype(int)]
 
+    def _proba(self, Z):
+        return self.learner_.predict_proba(Z) if self.prior_ is None \
+            else self._shifted_proba(Z)
+
+    def predict(self, X):
+        return self._labels(self._transform(X))
+
     def predict_proba(self, X):
-        Z = self._transform(X)
-        if self.prior_ is None:
-            return self.learner_.predict_proba(Z)
-        return self._shifted_proba(Z)
+        return self._proba(self._transform(X))
 
     def predict_and_proba(self, X):
         """``(predict(X), predict_proba(X))`` from one pass of the features."""
         Z = self._transform(X)
-        if self.prior_ is None:
-            return self.learner_.predict(Z), self.learner_.predict_proba(Z)
-        proba = self._shifted_proba(Z)
-        return self.classes_[(proba[:, 1] > 0.5).astype(int)], proba
+        return self._labels(Z), self._proba(Z)
 
     def decision_function(self, X):
         Z = self._transform(X)
