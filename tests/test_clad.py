@@ -222,6 +222,7 @@ def test_clone_keeps_parameters(fitted):
 @pytest.mark.parametrize("ablation", [
     {"pretrain_epochs": 0}, {"loss": "cross_entropy"}, {"encoder": "transformer"},
     {"class_weight": "balanced_sqrt", "focal_gamma": 1.0, "contrastive_weight": 0.05},
+    {"lr_schedule": "warmup_cosine"},
 ])
 def test_ablations_train(ablation, blocks):
     B, y, B_test, y_test, _ = blocks
@@ -229,6 +230,10 @@ def test_ablations_train(ablation, blocks):
     assert f1_score(y_test, clf.predict(B_test)) >= 0.9
     if "encoder" in ablation:
         assert not any(type(m).__name__ == "MLSTMLayer" for m in clf.net_.module_.modules())
+    # the schedule ends at 1% of the peak rate; a constant rate stays at lr
+    final_lr = clf.net_.optimizer_.param_groups[0]["lr"]
+    expected = TINY["lr"] * (0.01 if "lr_schedule" in ablation else 1.0)
+    assert final_lr == pytest.approx(expected)
 
 
 def test_pipeline_and_grid_search_with_anomaly_scorer(hdfs_like_blocks):
