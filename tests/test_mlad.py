@@ -220,3 +220,37 @@ def test_semantic_mlad_runs_offline_and_handles_a_huge_template(tmp_path):
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
+
+
+def test_transition_memory_flags_known_templates_in_an_unseen_order():
+    rng = np.random.RandomState(0)
+    normal = [["boot"] + ["read"] * rng.randint(2, 6) + ["close"] for _ in range(80)]
+    reordered = [["read"] * 4 + ["boot", "close"], ["boot", "close"] + ["read"] * 3]
+    plain = MLAD(**TINY).fit(normal)
+    det = MLAD(**TINY, transition_memory=True).fit(normal)
+    assert plain.transitions_ is None and plain.transition_weight_ == 0.0
+    assert det.transition_weight_ > 0
+    # unseen: start->read, read->boot, close->end (first); boot->close, close->read,
+    # read->end (second); the network part of the score is the plain model's
+    np.testing.assert_allclose(
+        det.anomaly_score(reordered) - plain.anomaly_score(reordered),
+        det.transition_weight_ * np.array([3, 3]), rtol=1e-5)
+    np.testing.assert_array_equal(det.predict(reordered), [-1, -1])
+    np.testing.assert_allclose(det.anomaly_score(normal[:5]), plain.anomaly_score(normal[:5]),
+                               rtol=1e-5)
+    # explain charges each unseen transition's weight to the line entering it
+    added = det.explain(reordered)[0] - plain.explain(reordered)[0]
+    np.testing.assert_allclose(added / det.transition_weight_, [1, 0, 0, 0, 1, 1], atol=1e-5)
+
+
+def test_transition_memory_leaves_the_held_out_sessions_out():
+    # every session starts with its own template, so the memory shows which sessions it saw
+    X = [[f"start {i}", "read", "close"] for i in range(50)]
+    det = MLAD(**TINY, transition_memory=True, validation_fraction=0.2).fit(X)
+    remembered = {i for i in range(50) if (None, f"start {i}") in det.transitions_.transitions_}
+    assert len(remembered) == 40  # the held-out fifth is scored against the memory
+    # so each held-out session brings two unseen transitions (start -> it -> read) and
+    # the "auto" threshold, a quantile of the held-out scores, lies above one of them
+    held_out = [X[i] for i in range(50) if i not in remembered]
+    assert (det.transitions_.count_unseen(held_out) == 2).all()
+    assert det.threshold_ > det.transition_weight_ * 2

@@ -22,9 +22,10 @@ the same ceilings say how separable the test windows are; the normal-only
 rules say what a detector reaches that decides from the normal training
 windows alone, with no threshold to choose: "this set of templates never
 occurred together in a normal window", "this template occurs more often than
-in any normal window". They read no test label and choose nothing, so they
-are the bar a learned detector with a threshold from training data has to
-clear.
+in any normal window", "this run of a template follows the one before it (or
+starts or ends the window) as in no normal window". They read no test label
+and choose nothing, so they are the bar a learned detector with a threshold
+from training data has to clear.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from collections import Counter, defaultdict
 from itertools import groupby
 
 import numpy as np
+
+from ..utils import TransitionMemory
 
 __all__ = ["f1_ceiling", "bgl_ceilings", "normal_only_rules", "nearest_training_templates",
            "main"]
@@ -130,7 +133,9 @@ def normal_only_rules(split):
     more often than in any normal training window (a template never seen in
     training counts as over); *novel as runs* when no normal training window
     has its sequence of templates once repeats are collapsed (``a a b a`` ->
-    ``a b a``).
+    ``a b a``); *with an unseen transition* when one of its runs follows
+    another (or starts or ends the window) in a way no normal training window
+    shows (:class:`~sklog.utils.TransitionMemory`).
 
     Examples
     --------
@@ -144,6 +149,8 @@ def normal_only_rules(split):
     >>> rules["F1: a template more often than in any normal training window"]
     1.0
     >>> rules["F1: sequence of runs never seen in a normal training window"]
+    0.5
+    >>> rules["F1: a transition between runs never seen in a normal training window"]
     0.5
     """
     from sklearn.metrics import f1_score
@@ -166,8 +173,11 @@ def normal_only_rules(split):
     novel_set = np.array([frozenset(c) not in sets for c in test_counts])
     over_count = np.array([any(n > most[t] for t, n in c.items()) for c in test_counts])
     novel_runs = np.array([_runs(s) not in runs for s in split.X_test])
+    novel_transition = TransitionMemory().fit(normal_train).count_unseen(split.X_test) > 0
     out = {
         "normal training windows": len(normal_train),
+        "normal test windows equal to a normal training window": float(
+            same_sequence[normal].mean()),
         "anomalous test windows equal to a normal training window": float(
             same_sequence[anomaly].mean()),
         "anomalous test windows with the template counts of a normal training window": float(
@@ -177,7 +187,9 @@ def normal_only_rules(split):
                           ("a template more often than in any normal training window",
                            over_count),
                           ("sequence of runs never seen in a normal training window",
-                           novel_runs)):
+                           novel_runs),
+                          ("a transition between runs never seen in a normal training window",
+                           novel_transition)):
         out[f"F1: {name}"] = float(f1_score(y, flagged))
         out[f"share of normal / anomalous test windows flagged: {name}"] = (
             f"{flagged[normal].mean():.3f} / {flagged[anomaly].mean():.3f}")

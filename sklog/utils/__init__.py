@@ -8,6 +8,7 @@ from ._torch import (
     torch_seed,
     torch_threads,
 )
+from ._transitions import TransitionMemory
 from ._validation import (
     DEFAULT_MAX_LINE_LENGTH,
     LineTruncationWarning,
@@ -22,6 +23,7 @@ __all__ = [
     "OOV_ID",
     "PAD_ID",
     "TemplateVocabulary",
+    "TransitionMemory",
     "check_session_labels",
     "check_sessions",
     "pad_sequences",
