@@ -5,7 +5,10 @@ Every row is fitted on normal training sessions only and thresholded with
 held-out 10% of the training sessions, never used in a gradient step). The ablation rows change
 one setting each: ``alpha`` (1.0 is softmax attention), no Gaussian mixture
 (the score is the mean next-template prediction error), learned template
-embeddings instead of Sentence-BERT vectors.
+embeddings instead of Sentence-BERT vectors. ``MLAD (transition memory)`` is
+the extension beyond the paper (``transition_memory=True``): the energy plus
+the run transitions never seen in training, on every split (see the MLAD
+Notes for what it measured).
 """
 
 from __future__ import annotations
